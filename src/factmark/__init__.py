@@ -1,0 +1,3 @@
+"""factmark: an async REST backend for fact-checking."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,106 @@
+"""Idempotency-Key on POST: the same key and body within 24 hours replays the first response.
+
+The record is inserted at the start of the request's own transaction. A concurrent request with
+the same key blocks on that row until the first commits, then replays its stored response; if
+the first fails, its record rolls back with it and the retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from factmark.accounts.service import Actor
+from factmark.errors import Invalid
+from factmark.http.models import IdempotencyRecord
+
+T = TypeVar("T")
+MAX_KEY_LENGTH = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+async def run_idempotent(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    actor: Actor,
+    response_type: type[T],
+    produce: Callable[[], Awaitable[Response[T]]],
+) -> Response[T]:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return await produce()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Invalid(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            field="Idempotency-Key",
+            code="invalid_idempotency_key",
+        )
+    body = await request.body()
+    fingerprint = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+    ).digest()
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.actor_key == actor.key,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at < func.now() - text("interval '24 hours'"),
+        )
+    )
+    claimed = await session.execute(
+        insert(IdempotencyRecord)
+        .values(
+            actor_key=actor.key,
+            key=key,
+            request_hash=fingerprint,
+            method=request.method,
+            path=request.url.path,
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    if claimed.first() is None:
+        record = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.actor_key == actor.key, IdempotencyRecord.key == key
+            )
+        )
+        assert record is not None
+        if record.request_hash != fingerprint:
+            raise Invalid(
+                "This Idempotency-Key was already used with another request body.",
+                field="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
+        assert record.status_code is not None
+        assert record.response_body is not None
+        headers: dict[str, str] = msgspec.json.decode(record.response_headers or "{}")
+        headers[REPLAYED_HEADER] = "true"
+        return Response(
+            content=msgspec.json.decode(record.response_body, type=response_type),
+            status_code=record.status_code,
+            headers=headers,
+        )
+    response = await produce()
+    stored_headers = {
+        k: v for k, v in response.headers.items() if k.lower() in {"etag", "location"}
+    }
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.actor_key == actor.key,
+            IdempotencyRecord.key == key,
+        )
+        .values(
+            status_code=response.status_code,
+            response_body=msgspec.json.encode(response.content),
+            response_headers=msgspec.json.encode(stored_headers).decode(),
+        )
+    )
+    return response

@@ -1,0 +1,57 @@
+"""The base of every request and response Struct, and constrained types they share."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+
+class Schema(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """camelCase on the wire, unknown fields rejected."""
+
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, msgspec.Meta(max_length=500)]
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="An absolute http(s) URL.",
+        examples=["https://example.org/news/article"],
+    ),
+]
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        examples=["reviewer@example.com"],
+    ),
+]
+Slug = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=64,
+        pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+        description="Lower-case letters, digits and dashes.",
+        examples=["demo"],
+    ),
+]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
+Reason = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class Resource(Schema):
+    """Fields every resource carries."""
+
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    version: int
