@@ -11,8 +11,8 @@ COPY seeds ./seeds
 RUN uv sync --locked --no-dev
 
 FROM python:3.11-slim-bookworm
-RUN groupadd --system factmark \
-    && useradd --system --gid factmark --home-dir /app --no-create-home factmark \
+RUN groupadd --system --gid 10001 factmark \
+    && useradd --system --uid 10001 --gid factmark --home-dir /app --no-create-home factmark \
     && mkdir -p /app/data && chown factmark:factmark /app/data
 WORKDIR /app
 COPY --from=build --chown=factmark:factmark /app /app
@@ -21,7 +21,7 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     FACTMARK_HOST=0.0.0.0 \
     FACTMARK_DATA_DIR=/app/data \
     FACTMARK_LOG_FORMAT=json
-USER factmark
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4).status == 200 else 1)"]
