@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,6 +30,12 @@ TEST_DATABASE = "factmark_test"
 class TestDatabase:
     urls: DatabaseUrls
     embedded: EmbeddedPostgres | None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """Full-strength argon2 costs ~0.1 s per hash: six users per test would dominate the run."""
+    accounts.use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from factmark import __version__
 from factmark.accounts.controller import AuthController, TokenController, WorkspaceController
+from factmark.annotations.controller import CONTROLLERS as ANNOTATION_CONTROLLERS
 from factmark.db import create_engine, create_sessionmaker, resolve_database
 from factmark.documents.controller import DocumentController, WorkspaceDocumentsController
 from factmark.http.dependencies import provide_actor, provide_db_session, provide_read_session
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             TokenController,
             WorkspaceDocumentsController,
             DocumentController,
+            *ANNOTATION_CONTROLLERS,
             PrometheusController,
             docs_redirect,
         ],

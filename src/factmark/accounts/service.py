@@ -27,6 +27,12 @@ TOKEN_PREFIX = "fm_"  # noqa: S105 - a public prefix, not a secret
 _UUID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Swap the argon2 parameters; the test suite uses ``argon2.profiles.CHEAPEST``."""
+    global _hasher
+    _hasher = hasher
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -354,7 +360,8 @@ async def get_workspace(
 ) -> Workspace:
     """A workspace by slug or id, only if the caller is a member (else 404)."""
     workspace = await session.scalar(select(Workspace).where(_workspace_filter(ref)))
-    if workspace is None:
+    # The same answer whether it does not exist or the caller is not in it.
+    if workspace is None or actor.role_in(workspace.id) is None:
         raise NotFound("Workspace not found.")
     require_role(actor, workspace.id, minimum)
     return workspace

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, INT4RANGE, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from factmark.accounts.models import TimestampedMixin
-from factmark.db import Base
+from factmark.db import Base, new_id
 
 CLAIM_SEARCH_EXPRESSION = (
     "setweight(to_tsvector('english'::regconfig, coalesce(statement, '')), 'A') || "
@@ -96,7 +96,7 @@ class ClaimSpan(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
     workspace_id: Mapped[uuid.UUID] = _workspace_fk()
     claim_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("claims.id", ondelete="CASCADE"), nullable=False
@@ -107,6 +107,9 @@ class ClaimSpan(Base):
     ordinal: Mapped[int] = mapped_column(Integer, nullable=False)
     start_offset: Mapped[int] = mapped_column(Integer, nullable=False)
     end_offset: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_utf16: Mapped[int] = mapped_column(Integer, nullable=False)
+    """The same span in UTF-16 code units, stored so reads never need the text."""
+    end_utf16: Mapped[int] = mapped_column(Integer, nullable=False)
     exact: Mapped[str] = mapped_column(Text, nullable=False)
     prefix: Mapped[str] = mapped_column(Text, nullable=False)
     suffix: Mapped[str] = mapped_column(Text, nullable=False)
@@ -212,6 +215,8 @@ class Evidence(TimestampedMixin, Base):
     )
     source_start: Mapped[int | None] = mapped_column(Integer)
     source_end: Mapped[int | None] = mapped_column(Integer)
+    source_start_utf16: Mapped[int | None] = mapped_column(Integer)
+    source_end_utf16: Mapped[int | None] = mapped_column(Integer)
     source_exact: Mapped[str | None] = mapped_column(Text)
     source_prefix: Mapped[str | None] = mapped_column(Text)
     source_suffix: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,437 @@
+"""Claims: creation on spans, edits, the status workflow, soft delete and restore, lists, and
+the review screen's one-shot read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from factmark.accounts.models import Membership, Role
+from factmark.accounts.service import Actor, require_role
+from factmark.annotations.models import (
+    Claim,
+    ClaimSpan,
+    Comment,
+    Correction,
+    Evidence,
+    Rating,
+    Verdict,
+)
+from factmark.annotations.service.access import flush_as, load_claim, require_author_or_editor
+from factmark.annotations.service.anchoring import AnchoredSpan, SpanLike, anchor, text_index
+from factmark.annotations.spans import OffsetUnit
+from factmark.documents.models import Document
+from factmark.documents.service import check_clean_strings
+from factmark.errors import Conflict, Invalid
+from factmark.http.concurrency import check_version
+from factmark.http.pagination import PageResult, SortKey, apply_keyset, page_of, parse_sort
+
+# status -> {target: minimum role}. "verified" is reached only by approving a verdict.
+TRANSITIONS: dict[str, dict[str, Role]] = {
+    "open": {"in_review": Role.REVIEWER, "dismissed": Role.REVIEWER},
+    "in_review": {"open": Role.REVIEWER, "dismissed": Role.REVIEWER},
+    "verified": {"open": Role.EDITOR, "in_review": Role.EDITOR},
+    "dismissed": {"open": Role.EDITOR, "in_review": Role.EDITOR},
+}
+
+SORT_KEYS = (
+    SortKey("updatedAt", Claim.updated_at, datetime),
+    SortKey("createdAt", Claim.created_at, datetime),
+    SortKey("claimedAt", Claim.claimed_at, datetime),
+)
+
+
+@dataclass(slots=True)
+class ClaimBundle:
+    """A claim with what its representation needs, loaded in a fixed number of queries."""
+
+    claim: Claim
+    spans: list[ClaimSpan] = field(default_factory=list)
+    verdict: Verdict | None = None
+    rating: Rating | None = None
+    corrections: list[Correction] = field(default_factory=list)
+    counts: tuple[int, int, int] = (0, 0, 0)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def bundle(
+    session: AsyncSession, claims: Sequence[Claim], *, with_counts: bool = False
+) -> list[ClaimBundle]:
+    """Spans, current verdicts, corrections (and counts) of many claims: 3 to 4 queries."""
+    bundles = {c.id: ClaimBundle(claim=c) for c in claims}
+    if not bundles:
+        return []
+    ids = list(bundles)
+    spans = await session.scalars(
+        select(ClaimSpan)
+        .where(ClaimSpan.claim_id.in_(ids))
+        .order_by(ClaimSpan.claim_id, ClaimSpan.ordinal)
+    )
+    for span in spans:
+        bundles[span.claim_id].spans.append(span)
+    verdict_ids = [c.approved_verdict_id for c in claims if c.approved_verdict_id]
+    if verdict_ids:
+        rows = await session.execute(
+            select(Verdict, Rating)
+            .join(Rating, Rating.id == Verdict.rating_id)
+            .where(Verdict.id.in_(verdict_ids))
+        )
+        for verdict, rating in rows:
+            bundles[verdict.claim_id].verdict = verdict
+            bundles[verdict.claim_id].rating = rating
+    corrections = await session.scalars(
+        select(Correction)
+        .where(Correction.claim_id.in_(ids))
+        .order_by(Correction.created_at, Correction.id)
+    )
+    for correction in corrections:
+        bundles[correction.claim_id].corrections.append(correction)
+    if with_counts:
+        counts = await session.execute(
+            select(
+                Claim.id,
+                select(func.count())
+                .where(Verdict.claim_id == Claim.id, Verdict.deleted_at.is_(None))
+                .scalar_subquery(),
+                select(func.count())
+                .where(Evidence.claim_id == Claim.id, Evidence.deleted_at.is_(None))
+                .scalar_subquery(),
+                select(func.count())
+                .where(Comment.claim_id == Claim.id, Comment.deleted_at.is_(None))
+                .scalar_subquery(),
+            ).where(Claim.id.in_(ids))
+        )
+        for claim_id, n_verdicts, n_evidence, n_comments in counts:
+            bundles[claim_id].counts = (n_verdicts, n_evidence, n_comments)
+    return [bundles[c.id] for c in claims]
+
+
+async def get_claim(session: AsyncSession, actor: Actor, claim_id: uuid.UUID) -> ClaimBundle:
+    claim = await load_claim(session, actor, claim_id)
+    return (await bundle(session, [claim]))[0]
+
+
+async def document_annotations(
+    session: AsyncSession, actor: Actor, document_id: uuid.UUID
+) -> tuple[Document, list[ClaimBundle]]:
+    """The review screen: a document's claims ordered by position, with counts."""
+    from factmark.documents.service import get_document
+
+    document = await get_document(session, actor, document_id)
+    claims = (
+        await session.scalars(
+            select(Claim)
+            .where(Claim.document_id == document.id, Claim.deleted_at.is_(None))
+            .order_by(Claim.first_offset, Claim.id)
+        )
+    ).all()
+    return document, await bundle(session, claims, with_counts=True)
+
+
+async def document_claims(
+    session: AsyncSession,
+    actor: Actor,
+    document_id: uuid.UUID,
+    *,
+    overlaps: tuple[int, int] | None,
+    unit: OffsetUnit,
+) -> list[ClaimBundle]:
+    """A document's claims, optionally only those with a span touching [start, end)."""
+    from factmark.documents.service import get_document
+
+    document = await get_document(session, actor, document_id)
+    stmt = select(Claim).where(Claim.document_id == document.id, Claim.deleted_at.is_(None))
+    if overlaps is not None:
+        start, end = overlaps
+        if unit is OffsetUnit.UTF16:
+            index = await text_index(session, document.id)
+            start, end = (
+                index.utf16_to_cp(min(start, index.utf16_length)),
+                index.utf16_to_cp(min(end, index.utf16_length)),
+            )
+        if start >= end:
+            raise Invalid("overlaps needs start < end.", field="overlaps")
+        stmt = stmt.where(
+            exists().where(
+                ClaimSpan.claim_id == Claim.id,
+                ClaimSpan.document_id == document.id,
+                ClaimSpan.range.op("&&")(func.int4range(start, end)),
+            )
+        )
+    claims = (await session.scalars(stmt.order_by(Claim.first_offset, Claim.id))).all()
+    return await bundle(session, claims)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFilters:
+    status: Sequence[str] = ()
+    rating: Sequence[str] = ()
+    claimant: Sequence[str] = ()
+    tag: Sequence[str] = ()
+    assignee: Sequence[uuid.UUID] = ()
+    created_by: Sequence[uuid.UUID] = ()
+    document: Sequence[uuid.UUID] = ()
+    updated_since: datetime | None = None
+    q: str | None = None
+
+
+def _filtered(stmt: Select[Any], filters: ClaimFilters) -> Select[Any]:
+    if filters.status:
+        stmt = stmt.where(Claim.status.in_(list(filters.status)))
+    if filters.claimant:
+        stmt = stmt.where(Claim.claimant_name.in_(list(filters.claimant)))
+    if filters.tag:
+        stmt = stmt.where(Claim.tags.overlap(list(filters.tag)))
+    if filters.assignee:
+        stmt = stmt.where(Claim.assignee_id.in_(list(filters.assignee)))
+    if filters.created_by:
+        stmt = stmt.where(Claim.created_by.in_(list(filters.created_by)))
+    if filters.document:
+        stmt = stmt.where(Claim.document_id.in_(list(filters.document)))
+    if filters.updated_since is not None:
+        stmt = stmt.where(Claim.updated_at >= filters.updated_since)
+    if filters.rating:
+        stmt = stmt.where(
+            exists().where(
+                Verdict.id == Claim.approved_verdict_id,
+                Rating.id == Verdict.rating_id,
+                Rating.key.in_(list(filters.rating)),
+            )
+        )
+    if filters.q:
+        if len(filters.q) > 500:
+            raise Invalid("q is limited to 500 characters.", field="q")
+        check_clean_strings({"q": filters.q})
+        stmt = stmt.where(
+            Claim.search.bool_op("@@")(func.websearch_to_tsquery("english", filters.q))
+        )
+    return stmt
+
+
+async def list_claims(
+    session: AsyncSession,
+    actor: Actor,
+    workspace_id: uuid.UUID,
+    filters: ClaimFilters,
+    *,
+    sort: str | None,
+    cursor: str | None,
+    limit: int,
+) -> PageResult[ClaimBundle]:
+    require_role(actor, workspace_id, Role.VIEWER)
+    order = parse_sort(sort, SORT_KEYS, "-updatedAt")
+    stmt = (
+        select(Claim)
+        .join(Document, Document.id == Claim.document_id)
+        .where(
+            Claim.workspace_id == workspace_id,
+            Claim.deleted_at.is_(None),
+            Document.deleted_at.is_(None),
+        )
+    )
+    if order.key.name == "claimedAt":
+        stmt = stmt.where(Claim.claimed_at.is_not(None))
+    stmt = apply_keyset(_filtered(stmt, filters), order, Claim.id, cursor, limit)
+    rows = (await session.scalars(stmt)).all()
+    page = page_of(rows, order, limit, lambda c: (_sort_value(c, order.key.name), c.id))
+    return PageResult(items=await bundle(session, page.items), next_cursor=page.next_cursor)
+
+
+def _sort_value(claim: Claim, name: str) -> Any:
+    return {"updatedAt": claim.updated_at, "createdAt": claim.created_at}.get(
+        name, claim.claimed_at
+    )
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _statement_from(spans: Sequence[AnchoredSpan]) -> str:
+    return " … ".join(s.span.exact for s in spans)
+
+
+async def _check_assignee(
+    session: AsyncSession, workspace_id: uuid.UUID, assignee_id: uuid.UUID | None
+) -> None:
+    if assignee_id is None:
+        return
+    member = await session.scalar(
+        select(Membership.id).where(
+            Membership.workspace_id == workspace_id, Membership.user_id == assignee_id
+        )
+    )
+    if member is None:
+        raise Invalid("The assignee is not a member of this workspace.", field="assigneeId")
+
+
+def _span_rows(claim: Claim, anchored: Sequence[AnchoredSpan]) -> list[ClaimSpan]:
+    return [
+        ClaimSpan(
+            workspace_id=claim.workspace_id,
+            claim_id=claim.id,
+            document_id=claim.document_id,
+            ordinal=i,
+            start_offset=a.span.start,
+            end_offset=a.span.end,
+            start_utf16=a.start_utf16,
+            end_utf16=a.end_utf16,
+            exact=a.span.exact,
+            prefix=a.span.prefix,
+            suffix=a.span.suffix,
+        )
+        for i, a in enumerate(anchored)
+    ]
+
+
+async def create_claim(
+    session: AsyncSession,
+    actor: Actor,
+    document_id: uuid.UUID,
+    *,
+    spans: Sequence[SpanLike],
+    unit: OffsetUnit,
+    values: dict[str, Any],
+) -> ClaimBundle:
+    from factmark.documents.service import get_document
+
+    document = await get_document(session, actor, document_id)
+    require_role(actor, document.workspace_id, Role.REVIEWER)
+    check_clean_strings(values)
+    anchored = anchor(await text_index(session, document.id), spans, unit)
+    await _check_assignee(session, document.workspace_id, values.get("assignee_id"))
+    claimant = values.get("claimant") or {}
+    claim = Claim(
+        workspace_id=document.workspace_id,
+        document_id=document.id,
+        statement=values.get("statement") or _statement_from(anchored),
+        claimant_name=claimant.get("name"),
+        claimant_role=claimant.get("role"),
+        claimant_organisation=claimant.get("organisation"),
+        claimed_at=values.get("claimed_at"),
+        tags=list(values.get("tags") or []),
+        checkworthiness=values.get("checkworthiness"),
+        assignee_id=values.get("assignee_id"),
+        status="open",
+        first_offset=min(a.span.start for a in anchored),
+        created_by=actor.user_id,
+    )
+    session.add(claim)
+    await session.flush()
+    rows = _span_rows(claim, anchored)
+    session.add_all(rows)
+    await session.flush()
+    return ClaimBundle(claim=claim, spans=rows)
+
+
+async def update_claim(
+    session: AsyncSession,
+    actor: Actor,
+    claim_id: uuid.UUID,
+    *,
+    expected_version: int,
+    changes: dict[str, Any],
+    spans: Sequence[SpanLike] | None,
+    unit: OffsetUnit,
+) -> ClaimBundle:
+    claim = await load_claim(session, actor, claim_id, for_update=True)
+    require_author_or_editor(actor, claim.workspace_id, claim.created_by, claim)
+    check_version(claim.version, expected_version)
+    check_clean_strings(changes)
+    if "assignee_id" in changes:
+        await _check_assignee(session, claim.workspace_id, changes["assignee_id"])
+    if "claimant" in changes:
+        claimant = changes.pop("claimant") or {}
+        claim.claimant_name = claimant.get("name")
+        claim.claimant_role = claimant.get("role")
+        claim.claimant_organisation = claimant.get("organisation")
+    for name, value in changes.items():
+        setattr(claim, name, value)
+    if spans is not None:
+        anchored = anchor(await text_index(session, claim.document_id), spans, unit)
+        await session.execute(delete(ClaimSpan).where(ClaimSpan.claim_id == claim.id))
+        session.add_all(_span_rows(claim, anchored))
+        claim.first_offset = min(a.span.start for a in anchored)
+    claim.version += 1
+    claim.updated_at = datetime.now(UTC)
+    await session.flush()
+    return (await bundle(session, [claim]))[0]
+
+
+async def transition(
+    session: AsyncSession,
+    actor: Actor,
+    claim_id: uuid.UUID,
+    *,
+    to: str,
+    expected_version: int,
+) -> ClaimBundle:
+    claim = await load_claim(session, actor, claim_id, for_update=True)
+    role = require_role(actor, claim.workspace_id, Role.VIEWER)
+    check_version(claim.version, expected_version)
+    allowed = TRANSITIONS[claim.status]
+    if to not in allowed or not role.at_least(allowed[to]):
+        moves = sorted(t for t, minimum in allowed.items() if role.at_least(minimum))
+        hint = (
+            " A claim becomes verified only when an editor approves a verdict."
+            if to == "verified"
+            else ""
+        )
+        raise Conflict(
+            f"A {claim.status} claim cannot move to {to} for a {role.value}; "
+            f"allowed: {', '.join(moves) or 'none'}.{hint}",
+            code="transition_not_allowed",
+            extra={"allowed": moves},
+        )
+    actions = {claim.id: f"claim.{'reopened' if claim.status in ('verified', 'dismissed') else to}"}
+    if claim.status == "verified":
+        # Reopening withdraws the published verdict: it stays in history, superseded.
+        verdict = await session.get(Verdict, claim.approved_verdict_id, with_for_update=True)
+        if verdict is not None:
+            verdict.state = "superseded"
+            verdict.superseded_at = datetime.now(UTC)
+            verdict.version += 1
+            verdict.updated_at = verdict.superseded_at
+            actions[verdict.id] = "verdict.superseded"
+        claim.approved_verdict_id = None
+        claim.verified_at = None
+    claim.status = to
+    claim.version += 1
+    claim.updated_at = datetime.now(UTC)
+    await flush_as(session, actions)
+    return (await bundle(session, [claim]))[0]
+
+
+async def delete_claim(
+    session: AsyncSession, actor: Actor, claim_id: uuid.UUID, *, expected_version: int
+) -> None:
+    claim = await load_claim(session, actor, claim_id, for_update=True)
+    require_author_or_editor(actor, claim.workspace_id, claim.created_by, claim)
+    check_version(claim.version, expected_version)
+    claim.deleted_at = datetime.now(UTC)
+    claim.version += 1
+    claim.updated_at = claim.deleted_at
+    await session.flush()
+
+
+async def restore_claim(
+    session: AsyncSession, actor: Actor, claim_id: uuid.UUID, *, expected_version: int | None
+) -> ClaimBundle:
+    claim = await load_claim(session, actor, claim_id, for_update=True, include_deleted=True)
+    require_role(actor, claim.workspace_id, Role.EDITOR)
+    if expected_version is not None:
+        check_version(claim.version, expected_version)
+    if claim.deleted_at is None:
+        raise Conflict("The claim is not deleted.", code="not_deleted")
+    claim.deleted_at = None
+    claim.version += 1
+    claim.updated_at = datetime.now(UTC)
+    await session.flush()
+    return (await bundle(session, [claim]))[0]
