@@ -29,6 +29,7 @@ class SeedReport:
     created_users: dict[str, str] = field(default_factory=dict)
     """email -> the random password, shown once."""
     created_documents: int = 0
+    created_claims: int = 0
     workspace_created: bool = False
 
 
@@ -101,6 +102,9 @@ async def load(
                 allow_duplicates=True,
             )
             report.created_documents += 1
+    from factmark.annotations.seed import load_claims
+
+    report.created_claims = await load_claims(session, workspace.id, spec.get("claims", []))
     await session.flush()
     return report
 
@@ -135,3 +139,5 @@ def print_report(report: SeedReport) -> None:
             print(f"  {email:<24} {password}", file=out)
     if report.created_documents:
         print(f"Seed documents loaded: {report.created_documents}", file=out)
+    if report.created_claims:
+        print(f"Seed claims loaded: {report.created_claims}", file=out)

@@ -111,29 +111,32 @@ async def set_audit_context(
         "idempotencyKey": idempotency_key,
         "reason": reason,
     }
-    await session.execute(
-        text("SELECT set_config('factmark.actor', :actor, true)"),
-        {"actor": msgspec.json.encode(payload).decode()},
-    )
+    with session.no_autoflush:  # set before pending changes are written
+        await session.execute(
+            text("SELECT set_config('factmark.actor', :actor, true)"),
+            {"actor": msgspec.json.encode(payload).decode()},
+        )
 
 
 async def set_change_reason(session: AsyncSession, reason: str | None) -> None:
     if reason:
-        await session.execute(
-            text("SELECT set_config('factmark.reason', :reason, true)"), {"reason": reason}
-        )
+        with session.no_autoflush:
+            await session.execute(
+                text("SELECT set_config('factmark.reason', :reason, true)"), {"reason": reason}
+            )
 
 
 async def record_action(session: AsyncSession, entity_id: uuid.UUID, action: str) -> None:
     """Name the domain action (e.g. ``verdict.approved``) the next change of a row records."""
-    await session.execute(
-        text(
-            "SELECT set_config('factmark.actions', "
-            "(coalesce(nullif(current_setting('factmark.actions', true), ''), '{}')::jsonb "
-            "|| jsonb_build_object(CAST(:id AS text), CAST(:action AS text)))::text, true)"
-        ),
-        {"id": str(entity_id), "action": action},
-    )
+    with session.no_autoflush:  # set before pending changes are written
+        await session.execute(
+            text(
+                "SELECT set_config('factmark.actions', "
+                "(coalesce(nullif(current_setting('factmark.actions', true), ''), '{}')::jsonb "
+                "|| jsonb_build_object(CAST(:id AS text), CAST(:action AS text)))::text, true)"
+            ),
+            {"id": str(entity_id), "action": action},
+        )
 
 
 # --- users and authentication -------------------------------------------------------------

@@ -138,9 +138,9 @@ class RatingPatch(Schema):
         msgspec.UNSET
     )
     description: LongText | msgspec.UnsetType = msgspec.UNSET
-    value: (
-        Annotated[float, msgspec.Meta(ge=-1000000, le=1000000)] | msgspec.UnsetType | None
-    ) = msgspec.UNSET
+    value: Annotated[float, msgspec.Meta(ge=-1000000, le=1000000)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
     ordinal: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,11 +65,10 @@ async def flush_as(session: AsyncSession, actions: dict[uuid.UUID, str]) -> None
     """Flush pending changes so the audit trigger records them under domain action names
     (e.g. ``verdict.approved``), then clear the names so later changes record plainly."""
     payload: dict[str, Any] = {str(k): v for k, v in actions.items()}
-    import msgspec
-
-    await session.execute(
-        text("SELECT set_config('factmark.actions', :actions, true)"),
-        {"actions": msgspec.json.encode(payload).decode()},
-    )
+    with session.no_autoflush:  # the names must be set before the changes are written
+        await session.execute(
+            text("SELECT set_config('factmark.actions', :actions, true)"),
+            {"actions": msgspec.json.encode(payload).decode()},
+        )
     await session.flush()
     await session.execute(text("SELECT set_config('factmark.actions', '', true)"))
