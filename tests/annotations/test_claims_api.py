@@ -210,3 +210,44 @@ async def test_other_workspace_cannot_see_or_annotate_claims(
         headers=outsider,
     )
     assert create.status_code == 404
+
+
+async def test_assignee_must_be_a_member_of_the_workspace(
+    client: httpx.AsyncClient, world: World, document: dict
+) -> None:
+    outsider = await client.post(
+        f"/api/v1/documents/{document['id']}/claims",
+        json={"spans": [{"start": 0, "end": 3}], "assigneeId": str(world["outsider"].user_id)},
+        headers=world["reviewer"].headers,
+    )
+    assert outsider.status_code == 422
+    assert outsider.json()["errors"][0]["field"] == "assigneeId"
+    member = await create_claim(
+        client,
+        world["reviewer"],
+        document["id"],
+        assigneeId=str(world["editor"].user_id),
+        checkworthiness="high",
+        claimedAt="2026-01-02T03:04:05Z",
+    )
+    assert member["assigneeId"] == str(world["editor"].user_id)
+    assert member["checkworthiness"] == "high"
+    assert member["claimedAt"] == "2026-01-02T03:04:05Z"
+    mine = await client.get(
+        f"/api/v1/workspaces/acme/claims?assignee={world['editor'].user_id}",
+        headers=world["viewer"].headers,
+    )
+    assert [c["id"] for c in mine.json()["items"]] == [member["id"]]
+
+
+async def test_unknown_fields_and_server_managed_fields_are_rejected(
+    client: httpx.AsyncClient, world: World, document: dict
+) -> None:
+    for field, value in (("status", "verified"), ("version", 9), ("createdBy", "x"), ("id", "x")):
+        response = await client.post(
+            f"/api/v1/documents/{document['id']}/claims",
+            json={"spans": [{"start": 0, "end": 3}], field: value},
+            headers=world["reviewer"].headers,
+        )
+        assert response.status_code == 422, field
+        assert response.json()["errors"][0]["field"] == field
