@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, select
+from sqlalchemy import Select, any_, delete, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.accounts.models import Membership, Role
@@ -62,6 +64,11 @@ class ClaimBundle:
 # --- reading ------------------------------------------------------------------------------
 
 
+def _among(column: Any, ids: Sequence[uuid.UUID]) -> Any:
+    """``column = ANY($1)`` with one array parameter: any number of ids, one bind."""
+    return column == any_(literal(list(ids), type_=ARRAY(PG_UUID(as_uuid=True))))
+
+
 async def bundle(
     session: AsyncSession, claims: Sequence[Claim], *, with_counts: bool = False
 ) -> list[ClaimBundle]:
@@ -72,7 +79,7 @@ async def bundle(
     ids = list(bundles)
     spans = await session.scalars(
         select(ClaimSpan)
-        .where(ClaimSpan.claim_id.in_(ids))
+        .where(_among(ClaimSpan.claim_id, ids))
         .order_by(ClaimSpan.claim_id, ClaimSpan.ordinal)
     )
     for span in spans:
@@ -82,14 +89,14 @@ async def bundle(
         rows = await session.execute(
             select(Verdict, Rating)
             .join(Rating, Rating.id == Verdict.rating_id)
-            .where(Verdict.id.in_(verdict_ids))
+            .where(_among(Verdict.id, verdict_ids))
         )
         for verdict, rating in rows:
             bundles[verdict.claim_id].verdict = verdict
             bundles[verdict.claim_id].rating = rating
     corrections = await session.scalars(
         select(Correction)
-        .where(Correction.claim_id.in_(ids))
+        .where(_among(Correction.claim_id, ids))
         .order_by(Correction.created_at, Correction.id)
     )
     for correction in corrections:
@@ -107,7 +114,7 @@ async def bundle(
                 select(func.count())
                 .where(Comment.claim_id == Claim.id, Comment.deleted_at.is_(None))
                 .scalar_subquery(),
-            ).where(Claim.id.in_(ids))
+            ).where(_among(Claim.id, ids))
         )
         for claim_id, n_verdicts, n_evidence, n_comments in counts:
             bundles[claim_id].counts = (n_verdicts, n_evidence, n_comments)
