@@ -4,6 +4,7 @@ transaction per test that the app under test joins through savepoints."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ def test_database() -> Iterator[TestDatabase]:
     yield db
     if db.embedded is not None:
         db.embedded.stop()
+        # cleanup="delete" removes pgdata only: remove the temporary directory around it too.
+        shutil.rmtree(db.embedded.pgdata.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

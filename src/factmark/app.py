@@ -13,20 +13,24 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from factmark import __version__
 from factmark.accounts.controller import AuthController, TokenController, WorkspaceController
 from factmark.annotations.controller import CONTROLLERS as ANNOTATION_CONTROLLERS
+from factmark.audit.controller import AuditController
+from factmark.audit.sealer import start_sealer, stop_sealer
 from factmark.db import create_engine, create_sessionmaker, resolve_database
 from factmark.documents.controller import DocumentController, WorkspaceDocumentsController
+from factmark.exports.controller import ExportController
 from factmark.http.dependencies import provide_actor, provide_db_session, provide_read_session
-from factmark.http.health import HealthController
+from factmark.http.health import HealthController, metrics
+from factmark.http.openapi import FactmarkOpenAPIConfig, StrictStructSchemaPlugin
+from factmark.http.prechecks import check_request
 from factmark.http.problems import EXCEPTION_HANDLERS
 from factmark.http.requests import RequestContextMiddleware, configure_logging
 from factmark.settings import Settings
@@ -65,7 +69,7 @@ async def docs_redirect() -> Response[None]:
 
 
 def _openapi(settings: Settings) -> OpenAPIConfig:
-    return OpenAPIConfig(
+    return FactmarkOpenAPIConfig(
         title="factmark",
         version=__version__,
         description=(
@@ -102,17 +106,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         nonlocal db
+        sealer = None
         if db is None:
             db = connect(settings)
             _attach(app.state, db)
+            # Seal audit events in the background (one sealer at a time across processes).
+            sealer = start_sealer(db.sessionmaker, settings)
+            app.state.audit_sessionmaker = db.sessionmaker  # lets verify use parallel sessions
         try:
             yield
         finally:
+            await stop_sealer(sealer)
             if db.owned:
                 await db.engine.dispose()
 
     prometheus = PrometheusConfig(app_name="factmark", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -120,8 +129,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             TokenController,
             WorkspaceDocumentsController,
             DocumentController,
+            ExportController,
             *ANNOTATION_CONTROLLERS,
-            PrometheusController,
+            AuditController,
+            metrics,
             docs_redirect,
         ],
         dependencies={
@@ -130,13 +141,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             "actor": Provide(provide_actor),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=check_request,
         middleware=[
-            DefineMiddleware(
-                RequestContextMiddleware, timeout_seconds=settings.request_timeout_seconds
-            ),
             prometheus.middleware,
         ],
         openapi_config=_openapi(settings),
+        plugins=[StrictStructSchemaPlugin()],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             expose_headers=["ETag", "Link", "X-Request-ID", "Retry-After", "Location"],
@@ -151,10 +161,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         )
         if settings.cors_origins
         else None,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=1024,
+            # Exports compress their own stream, at a level that keeps up with the database.
+            exclude_opt_key="skip_compression",
+        ),
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],
         state=state,
         logging_config=None,
         debug=False,
     )
+    # Outermost, so that unknown routes (404, 405) and CORS preflights get a request id and an
+    # access log line too: Litestar's own middleware only wraps matched routes.
+    app.asgi_handler = RequestContextMiddleware(
+        app.asgi_handler, timeout_seconds=settings.request_timeout_seconds
+    )
+    return app

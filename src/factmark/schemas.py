@@ -13,13 +13,17 @@ class Schema(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields
     """camelCase on the wire, unknown fields rejected."""
 
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-ShortText = Annotated[str, msgspec.Meta(max_length=500)]
+# PostgreSQL cannot store U+0000 in text: the shared string types refuse it (422 naming the
+# field) rather than let it reach the database.
+NO_NUL = r"^[^\u0000]*$"
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+ShortText = Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)]
 Url = Annotated[
     str,
     msgspec.Meta(
         max_length=2048,
-        pattern=r"^https?://[^\s]+$",
+        pattern=r"^https?://[^\s\u0000]+$",
         description="An absolute http(s) URL.",
         examples=["https://example.org/news/article"],
     ),
@@ -29,7 +33,7 @@ Email = Annotated[
     msgspec.Meta(
         min_length=3,
         max_length=320,
-        pattern=r"^[^@\s]+@[^@\s]+$",
+        pattern=r"^[^@\s\u0000]+@[^@\s\u0000]+$",
         examples=["reviewer@example.com"],
     ),
 ]
@@ -43,9 +47,9 @@ Slug = Annotated[
         examples=["demo"],
     ),
 ]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
-Reason = Annotated[str, msgspec.Meta(max_length=2000)]
+Reason = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
 
 
 class Resource(Schema):

@@ -36,8 +36,9 @@ from factmark.accounts.schemas import (
 )
 from factmark.accounts.service import Actor
 from factmark.http import ratelimit
-from factmark.http.concurrency import etag, parse_if_match
+from factmark.http.concurrency import ETAG_HEADER, etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
+from factmark.http.openapi import PublicOperation
 from factmark.http.problems import problems, public_problems
 
 WorkspaceRef = Annotated[
@@ -50,7 +51,8 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(
         name="If-Match",
-        required=False,
+        # Required in the document; checked by the handler, which answers 428 without it.
+        required=True,
         description='The ETag of the version you read, e.g. "3". Required.',
     ),
 ]
@@ -80,7 +82,7 @@ def workspace_out(row: WorkspaceRow, role: Role | None = None) -> Workspace:
         version=row.version,
         name=row.name,
         slug=row.slug,
-        settings=msgspec.convert(row.settings, WorkspaceSettings),
+        settings=settings_out(row.settings),
         role=role,
     )
 
@@ -128,7 +130,17 @@ def issued_out(token: str, row: ApiToken) -> IssuedToken:
 
 
 def _settings_dict(settings: WorkspaceSettings | None) -> dict[str, Any]:
-    return msgspec.to_builtins(settings) if settings is not None else {}
+    """Workspace settings as stored: snake_case keys (what exports and the seed use), no nulls."""
+    if settings is None:
+        return {}
+    values = {name: getattr(settings, name) for name in settings.__struct_fields__}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def settings_out(stored: dict[str, Any]) -> WorkspaceSettings:
+    """The stored settings (snake_case keys) as the API shows them; unknown keys are ignored."""
+    known = {k: v for k, v in stored.items() if k in WorkspaceSettings.__struct_fields__}
+    return WorkspaceSettings(**known)
 
 
 class AuthController(Controller):
@@ -142,6 +154,7 @@ class AuthController(Controller):
         description="Rate limited per email and per client address. No credentials needed.",
         responses=public_problems(400, 401, 422, 429),
         security=[],
+        operation_class=PublicOperation,
     )
     async def login(
         self,
@@ -214,6 +227,7 @@ class WorkspaceController(Controller):
     @post(
         "/",
         operation_id="createWorkspace",
+        response_headers=[ETAG_HEADER],
         summary="Create a workspace; the caller becomes its admin",
         description="Any signed-in user may create one. A default rating scale is created.",
         responses=problems(400, 403, 409, 422),
@@ -245,8 +259,9 @@ class WorkspaceController(Controller):
     @get(
         "/{workspace:str}",
         operation_id="getWorkspace",
+        response_headers=[ETAG_HEADER],
         summary="One workspace (viewer)",
-        responses=problems(404),
+        responses=problems(404, 422),
     )
     async def get_workspace(
         self,
@@ -262,6 +277,7 @@ class WorkspaceController(Controller):
     @patch(
         "/{workspace:str}",
         operation_id="updateWorkspace",
+        response_headers=[ETAG_HEADER],
         summary="Change a workspace's name or settings (admin; If-Match required)",
         responses=problems(400, 403, 404, 412, 422, 428),
     )
@@ -291,7 +307,7 @@ class WorkspaceController(Controller):
         "/{workspace:str}/members",
         operation_id="listMembers",
         summary="Members of a workspace and their roles (viewer)",
-        responses=problems(404),
+        responses=problems(404, 422),
     )
     async def list_members(
         self,
@@ -306,6 +322,7 @@ class WorkspaceController(Controller):
     @post(
         "/{workspace:str}/members",
         operation_id="addMember",
+        response_headers=[ETAG_HEADER],
         summary="Add an existing user to the workspace with a role (admin)",
         responses=problems(400, 403, 404, 409, 422),
     )
@@ -335,6 +352,7 @@ class WorkspaceController(Controller):
     @patch(
         "/{workspace:str}/members/{userId:uuid}",
         operation_id="changeMemberRole",
+        response_headers=[ETAG_HEADER],
         summary="Change a member's role (admin)",
         description="If-Match is optional here; a workspace always keeps one admin.",
         responses=problems(400, 403, 404, 409, 412, 422),
@@ -359,7 +377,7 @@ class WorkspaceController(Controller):
         "/{workspace:str}/members/{userId:uuid}",
         operation_id="removeMember",
         summary="Remove a member (admin)",
-        responses=problems(403, 404, 409, 412),
+        responses=problems(403, 404, 409, 412, 422),
     )
     async def remove_member(
         self,
@@ -377,7 +395,7 @@ class WorkspaceController(Controller):
         "/{workspace:str}/tokens",
         operation_id="listServiceTokens",
         summary="Service tokens of the workspace (admin)",
-        responses=problems(403, 404),
+        responses=problems(403, 404, 422),
     )
     async def list_service_tokens(
         self,

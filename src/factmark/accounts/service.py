@@ -15,6 +15,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.accounts.models import ApiToken, Membership, Role, User, Workspace
@@ -119,6 +120,9 @@ async def set_audit_context(
 
 
 async def set_change_reason(session: AsyncSession, reason: str | None) -> None:
+    if reason and "\x00" in reason:
+        # PostgreSQL settings (and text) cannot hold NUL: refuse it rather than fail with 500.
+        raise Invalid("reason must not contain NUL characters.", field="reason")
     if reason:
         with session.no_autoflush:
             await session.execute(
@@ -197,8 +201,16 @@ async def authenticate(session: AsyncSession, token: str) -> Actor:
     if api_token.expires_at is not None and api_token.expires_at <= now:
         raise Unauthenticated("The bearer token has expired.", code="token_expired")
     if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
+        # SKIP LOCKED: the row stays locked until this request commits, and concurrent requests
+        # with the same token must not queue behind it just to record the time of use.
+        unlocked = (
+            select(ApiToken.id)
+            .where(ApiToken.id == api_token.id)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         await session.execute(
-            update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=func.now())
+            update(ApiToken).where(ApiToken.id == unlocked).values(last_used_at=func.now())
         )
     if user is not None:
         if not user.is_active:
@@ -391,7 +403,10 @@ async def create_workspace(
         raise Conflict(f"The slug {slug!r} is taken.", code="slug_taken", field="slug")
     workspace = Workspace(name=name, slug=slug, settings=settings or {}, created_by=actor.user_id)
     session.add(workspace)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent request took the slug after the check above
+        raise Conflict(f"The slug {slug!r} is taken.", code="slug_taken", field="slug") from None
     if actor.user_id is not None:
         session.add(Membership(workspace_id=workspace.id, user_id=actor.user_id, role=Role.ADMIN))
     from factmark.annotations.service import create_default_scale
@@ -456,7 +471,10 @@ async def add_member(
         raise Conflict("This user is already a member.", code="already_member")
     membership = Membership(workspace_id=workspace.id, user_id=user.id, role=role.value)
     session.add(membership)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent request added them after the check above
+        raise Conflict("This user is already a member.", code="already_member") from None
     return membership, user
 
 

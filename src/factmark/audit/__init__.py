@@ -1,1 +1,2 @@
-"""audit."""
+"""The audit trail: capture (database triggers), the hash chain (chain, sealer, verification,
+signing), and reading history (images, service, controller)."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from factmark.accounts import service as accounts
 from factmark.accounts.controller import IdempotencyKey, IfMatch, WorkspaceRef
 from factmark.accounts.service import Actor, set_change_reason
+from factmark.audit import service as audit
 from factmark.documents import service
 from factmark.documents.models import Document as DocumentRow
 from factmark.documents.schemas import (
@@ -25,9 +26,9 @@ from factmark.documents.schemas import (
     DocumentPatch,
     DocumentSummary,
 )
-from factmark.http.concurrency import etag, parse_if_match
+from factmark.http.concurrency import ETAG_HEADER, etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
-from factmark.http.links import next_link
+from factmark.http.links import LINK_HEADER, next_link
 from factmark.http.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from factmark.http.problems import problems
 
@@ -41,6 +42,12 @@ Cursor = Annotated[
         required=False, max_length=512, description="Opaque cursor from the previous page."
     ),
 ]
+LOCATION_HEADER = ResponseHeader(
+    name="Location",
+    value="/api/v1/documents/{documentId}",  # documents the header as a string; never sent
+    documentation_only=True,
+    description="The address of the new document.",
+)
 
 
 def _summary_fields(row: DocumentRow) -> dict[str, Any]:
@@ -79,6 +86,7 @@ class WorkspaceDocumentsController(Controller):
     @get(
         "/",
         operation_id="listDocuments",
+        response_headers=[LINK_HEADER],
         summary="List and search a workspace's documents (viewer)",
         description=(
             "Cursor-paginated. `q` is full-text search over the title and text (web search "
@@ -138,6 +146,7 @@ class WorkspaceDocumentsController(Controller):
     @post(
         "/",
         operation_id="createDocument",
+        response_headers=[ETAG_HEADER, LOCATION_HEADER],
         summary="Store a source document (editor)",
         description=(
             "The text is stored exactly as sent. A document whose text or sourceUrl already "
@@ -185,21 +194,31 @@ class DocumentController(Controller):
     @get(
         "/{documentId:uuid}",
         operation_id="getDocument",
+        response_headers=[ETAG_HEADER],
         summary="One document with its text (viewer)",
-        responses=problems(404),
+        description=(
+            "With `asOf` (RFC 3339), the document as it was at that time, rebuilt from the "
+            "audit log: also for a document deleted since; 404 if it did not exist then."
+        ),
+        responses=problems(404, 422),
     )
     async def get_document(
         self,
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[Actor],
         documentId: FromPath[uuid.UUID],  # noqa: N803 - camelCase path parameter
+        as_of: Annotated[datetime | None, QueryParameter(name="asOf", required=False)] = None,
     ) -> Response[Document]:
-        row = await service.get_document(db_session, actor, documentId)
+        if as_of is not None:
+            row = await audit.entity_as_of(db_session, actor, DocumentRow, documentId, as_of)
+        else:
+            row = await service.get_document(db_session, actor, documentId)
         return Response(document_out(row), headers={"ETag": etag(row.version)})
 
     @patch(
         "/{documentId:uuid}",
         operation_id="updateDocument",
+        response_headers=[ETAG_HEADER],
         summary="Change a document's metadata (editor; If-Match required)",
         responses=problems(400, 403, 404, 412, 422, 428),
     )

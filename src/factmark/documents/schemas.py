@@ -34,8 +34,14 @@ class DocumentCreate(Schema):
     text: Annotated[
         str,
         msgspec.Meta(
-            min_length=1,
-            description="The text, stored exactly as sent: offsets of spans refer to it.",
+            description=(
+                "The text, stored exactly as sent: offsets of spans refer to it. Not empty "
+                "(422 text_empty), no NUL characters, at most the configured number of code "
+                "points (413 text_too_long)."
+            ),
+            # Emptiness is the service's rule (code text_empty, also for seeds and the CLI);
+            # OpenAPI still shows it.
+            extra_json_schema={"extra": {"minLength": 1}},
         ),
     ]
     source_url: Url | None = None

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import re
 
+from litestar.datastructures import ResponseHeader
+
 from factmark.errors import BadRequest, PreconditionFailed, PreconditionRequired
 
 _IF_MATCH = re.compile(r'^\s*"(?P<version>\d{1,18})"\s*$')
+
+
+ETAG_HEADER = ResponseHeader(
+    name="ETag",
+    value='"1"',  # documents the header as a string; never sent as is
+    documentation_only=True,
+    description='The resource\'s version as a strong ETag, e.g. "3": send it back in If-Match.',
+)
 
 
 def etag(version: int) -> str:

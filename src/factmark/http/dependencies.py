@@ -64,20 +64,28 @@ async def provide_actor(
     if token is None:
         raise Unauthenticated("This endpoint needs a bearer token.", code="unauthenticated")
     settings = state.settings
-    await ratelimit.hit(
-        state.engine,
-        f"token:{token[:16]}",
-        settings.api_rate_limit,
-        settings.rate_limit_window_seconds,
-    )
-    actor = await authenticate(db_session, token)
-    request.scope.setdefault("state", {})["actor_id"] = actor.key
-    if request.method not in SAFE_METHODS:
-        await set_audit_context(
-            db_session,
-            actor,
-            request_id=request_id_of(request.scope),
-            idempotency_key=request.headers.get("idempotency-key"),
-            reason=request.headers.get("x-change-reason"),
+    try:
+        await ratelimit.hit(
+            state.engine,
+            f"token:{token[:16]}",
+            settings.api_rate_limit,
+            settings.rate_limit_window_seconds,
         )
+        actor = await authenticate(db_session, token)
+        request.scope.setdefault("state", {})["actor_id"] = actor.key
+        if request.method not in SAFE_METHODS:
+            await set_audit_context(
+                db_session,
+                actor,
+                request_id=request_id_of(request.scope),
+                idempotency_key=request.headers.get("idempotency-key"),
+                reason=request.headers.get("x-change-reason"),
+            )
+    except BaseException:
+        # Litestar cleans up generator dependencies only once all of them are resolved: when
+        # this one raises (401, 429, database down), nothing closes the request's session, and
+        # where dependencies resolve in a task group (routes with read_session) its connection
+        # stayed checked out until the garbage collector found it. Give it back now.
+        await db_session.close()
+        raise
     return actor

@@ -6,6 +6,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request
+from litestar.datastructures import ResponseHeader
+
+LINK_HEADER = ResponseHeader(
+    name="Link",
+    value="<...>",  # documents the header as a string; never sent as is
+    documentation_only=True,
+    description='`<url>; rel="next"` while there is a next page (the same as nextCursor).',
+)
 
 
 def next_link(request: Request[Any, Any, Any], next_cursor: str | None) -> dict[str, str]:

@@ -18,7 +18,8 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(
         name="If-Match",
-        required=False,
+        # Required in the document; checked by the handler, which answers 428 without it.
+        required=True,
         description='The ETag of the version you read, e.g. "3". Required: 428 without it.',
     ),
 ]

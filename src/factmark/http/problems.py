@@ -17,7 +17,7 @@ from litestar.exceptions import (
 )
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from factmark.errors import DomainError
 
@@ -233,7 +233,25 @@ def _is_connection_error(exc: BaseException) -> bool:
     return "Connection" in name or "CannotConnectNow" in name
 
 
+# A unique or exclusion constraint refused a row that a concurrent request got in first: the
+# service checked, but the other transaction had not committed yet.
+_CONFLICT_SQLSTATES = {"23505", "23P01"}
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    value = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return value if isinstance(value, str) else None
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if isinstance(exc, IntegrityError) and _sqlstate(exc) in _CONFLICT_SQLSTATES:
+        log.info("concurrent conflict: %s", getattr(exc, "orig", exc))
+        return problem_response(
+            request,
+            409,
+            "A concurrent request changed the same data first; re-read and retry.",
+            code="concurrent_conflict",
+        )
     if _is_connection_error(exc):
         log.warning("database unavailable: %s", exc)
         return problem_response(
@@ -277,7 +295,8 @@ _DESCRIPTIONS = {
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI response entries typed as problem details, for a route's ``responses=``."""
-    wanted = sorted({401, 429, *statuses})
+    # 400 always: Litestar would otherwise document its own untyped 400 body.
+    wanted = sorted({400, 401, 429, *statuses})
     return {
         status: ResponseSpec(
             data_container=Problem,
@@ -290,7 +309,9 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 def public_problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Like :func:`problems`, for routes that need no credentials."""
+    """Like :func:`problems`, for routes that need no credentials (401 only when asked for, as
+    login answers wrong credentials with it)."""
     specs = problems(*statuses)
-    specs.pop(401, None)
+    if 401 not in statuses:
+        specs.pop(401, None)
     return specs

@@ -63,7 +63,12 @@ def _parse_overlaps(raw: str | None) -> tuple[int, int] | None:
         raise Invalid("overlaps must be start,end (two integers).", field="overlaps") from None
     if start < 0 or end <= start:
         raise Invalid("overlaps needs 0 <= start < end.", field="overlaps")
+    if end > _MAX_OFFSET:  # offsets are PostgreSQL integers (int4range)
+        raise Invalid(f"overlaps offsets are at most {_MAX_OFFSET}.", field="overlaps")
     return start, end
+
+
+_MAX_OFFSET = 2_147_483_647
 
 
 class DocumentClaimsController(Controller):

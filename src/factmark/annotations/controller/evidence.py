@@ -30,7 +30,7 @@ class EvidenceController(Controller):
         "/claims/{claimId:uuid}/evidence",
         operation_id="listEvidence",
         summary="Evidence attached to a claim (viewer)",
-        responses=problems(404),
+        responses=problems(404, 422),
     )
     async def list_evidence(
         self,
@@ -86,7 +86,7 @@ class EvidenceController(Controller):
         "/evidence/{evidenceId:uuid}",
         operation_id="getEvidence",
         summary="One piece of evidence (viewer)",
-        responses=problems(404),
+        responses=problems(404, 422),
     )
     async def get_evidence(
         self,

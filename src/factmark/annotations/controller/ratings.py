@@ -30,7 +30,7 @@ class RatingController(Controller):
         "/workspaces/{workspace:str}/ratings",
         operation_id="listRatings",
         summary="The workspace's rating scale, in order, with best and worst values (viewer)",
-        responses=problems(404),
+        responses=problems(404, 422),
     )
     async def list_ratings(
         self,

@@ -1,0 +1,349 @@
+"""Export throughput: factmark's NDJSON export against PostgreSQL's own COPY of the same rows.
+
+    uv run python -m bench.export_throughput --claims 50000 [--claims 1000000] [--database-url URL]
+
+For each size it loads a workspace of verified claims (1 or 2 spans, an approved verdict, two
+pieces of evidence, a correction on one claim in ten, verdicts by several reviewers), then
+measures, best of ``--repeat`` runs:
+
+- ``COPY claim rows``: ``COPY (SELECT row_to_json(c) FROM claims c ...) TO STDOUT``, the claim
+  rows alone as JSON: the cheapest possible dump, without spans, verdicts or evidence;
+- ``COPY records``: ``COPY`` of one query building each export record in PostgreSQL
+  (json_build_object and lateral subqueries), the same content as the export;
+- ``SQL-built records``: that query read by keyset in batches of 1000 and streamed through as
+  text: the design the export did not take;
+- ``export (service)``: the export's own reader and NDJSON writer, in process;
+- ``export (HTTP)``: ``GET .../exports/claims?format=ndjson`` from the API served by uvicorn
+  (one worker, production settings), read by a streaming client; with the server's RSS.
+"""
+
+# ruff: noqa: S608 - every SQL text here is built from constants of this file
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.postgres import BenchDatabase, create_bench_database, drop_database, postgres_server
+from bench.server import ApiServer, RssSampler
+from factmark.db import create_engine, create_sessionmaker
+from factmark.exports import formats, service
+
+WS = uuid.UUID("00000000-0000-7000-8000-0000000000e1")
+ACTOR = '{"kind":"system","id":"bench","name":"bench"}'
+TABLES = ("workspaces", "users", "ratings", "documents", "claims", "claim_spans", "verdicts")
+TABLES += ("evidence", "corrections", "memberships", "api_tokens")
+
+
+def _uuid(kind: int, expression: str) -> str:
+    return f"('00000000-0000-7000-8{kind:03x}-' || lpad(to_hex({expression}), 12, '0'))::uuid"
+
+
+POPULATE = f"""
+INSERT INTO workspaces (id, name, slug, settings) VALUES ('{WS}', 'Bench', 'bench',
+  '{{"organisation_name": "Bench Desk", "organisation_url": "https://bench.example.org",
+     "claim_url_template": "https://bench.example.org/claims/{{id}}"}}');
+INSERT INTO users (id, email, display_name)
+SELECT {_uuid(1, "i")}, 'u' || i || '@bench.test', 'Reviewer ' || i FROM generate_series(1, 8) i;
+INSERT INTO ratings (id, workspace_id, key, label, value, ordinal)
+SELECT {_uuid(2, "o")}, '{WS}', k, l, v, o FROM (VALUES
+  (1, 'true', 'True', 5), (2, 'mostly-true', 'Mostly true', 4), (3, 'half-true', 'Half true', 3),
+  (4, 'mostly-false', 'Mostly false', 2), (5, 'false', 'False', 1),
+  (6, 'misleading', 'Misleading', NULL)) AS r(o, k, l, v);
+INSERT INTO documents (id, workspace_id, title, text, text_sha256, length_codepoints,
+  length_utf16, source_url, publisher, author, published_at)
+SELECT {_uuid(3, "i")}, '{WS}', 'Document ' || i, repeat('Some text of the article. ', 40),
+  md5(i::text), 1040, 1040, 'https://news.example.org/articles/' || i, 'Example News',
+  'Author ' || (i % 50), now() - i * interval '1 minute'
+FROM generate_series(1, greatest($1 / 20, 1)) i;
+INSERT INTO claims (id, workspace_id, document_id, statement, claimant_name, claimant_role,
+  claimant_organisation, claimed_at, tags, status, approved_verdict_id, verified_at,
+  first_offset, created_at, updated_at)
+SELECT {_uuid(4, "i")}, '{WS}', {_uuid(3, "(i % greatest($1 / 20, 1)) + 1")},
+  'Unemployment fell by ' || i || ' percent last year, the minister said in a speech.',
+  'Minister ' || (i % 100), 'Minister of Finance', 'Government', now() - i * interval '1 hour',
+  ARRAY['economy', 'tag' || (i % 10)]::varchar[], 'verified', {_uuid(5, "i")},
+  now() - i * interval '1 second', 10, now() - interval '1 day', now() - i * interval '1 second'
+FROM generate_series(1, $1) i;
+INSERT INTO claim_spans (id, workspace_id, claim_id, document_id, ordinal, start_offset,
+  end_offset, start_utf16, end_utf16, exact, prefix, suffix)
+SELECT gen_random_uuid(), c.workspace_id, c.id, c.document_id, o, 10 + o * 100, 60 + o * 100,
+  10 + o * 100, 60 + o * 100, 'text of the article. Some text of the article. So',
+  'Some text of the article. Some te', 'me text of the article. Some text'
+FROM claims c CROSS JOIN generate_series(0, 1) o
+WHERE c.workspace_id = '{WS}' AND (o = 0 OR right(c.id::text, 1) IN ('0', '5'));
+INSERT INTO verdicts (id, workspace_id, claim_id, document_id, rating_id, summary, confidence,
+  state, approved_by, approved_at, created_by)
+SELECT c.approved_verdict_id, c.workspace_id, c.id, c.document_id,
+  {_uuid(2, "(('x' || right(c.id::text, 4))::bit(16)::int % 6) + 1")},
+  'The official statistics show a different figure; the claim overstates the fall.', 0.9,
+  'approved', {_uuid(1, "1")}, c.verified_at,
+  {_uuid(1, "(('x' || right(c.id::text, 4))::bit(16)::int % 7) + 2")}
+FROM claims c WHERE c.workspace_id = '{WS}';
+INSERT INTO evidence (id, workspace_id, claim_id, document_id, stance, source_url, title,
+  publisher, quote)
+SELECT gen_random_uuid(), c.workspace_id, c.id, c.document_id,
+  (ARRAY['supports', 'refutes', 'context'])[o], 'https://stats.example.org/tables/' || o,
+  'Labour market statistics, table ' || o, 'Statistics Office',
+  'The unemployment rate fell from 5.1% to 4.9% over the year.'
+FROM claims c CROSS JOIN generate_series(1, 2) o WHERE c.workspace_id = '{WS}';
+INSERT INTO corrections (id, workspace_id, claim_id, document_id, note, previous_verdict_id,
+  new_verdict_id, previous_rating_key, new_rating_key)
+SELECT gen_random_uuid(), c.workspace_id, c.id, c.document_id,
+  'We first rated this mostly false; new figures changed the rating.', gen_random_uuid(),
+  c.approved_verdict_id, 'mostly-false', 'false'
+FROM claims c WHERE c.workspace_id = '{WS}' AND right(c.id::text, 1) = '7';
+"""
+
+COPY_CLAIM_ROWS = f"""SELECT row_to_json(c) FROM claims c
+WHERE c.workspace_id = '{WS}' AND c.status = 'verified' AND c.deleted_at IS NULL"""
+
+# The record built by PostgreSQL: the same fields as factmark.exports.schemas.ClaimRecord.
+RECORD_SQL = """
+SELECT c.id, c.updated_at, json_build_object(
+  'id', c.id,
+  'permalink', replace(ws.settings ->> 'claim_url_template', '{id}', c.id::text),
+  'statement', c.statement, 'status', c.status,
+  'claimant', json_build_object('name', c.claimant_name, 'role', c.claimant_role,
+                                'organisation', c.claimant_organisation),
+  'claimedAt', c.claimed_at, 'tags', c.tags, 'spans', coalesce(sp.items, '[]'),
+  'document', json_build_object('id', d.id, 'title', d.title, 'sourceUrl', d.source_url,
+      'publisher', d.publisher, 'author', d.author, 'publishedAt', d.published_at),
+  'verdict', CASE WHEN v.id IS NOT NULL THEN json_build_object('id', v.id,
+      'rating', json_build_object('key', r.key, 'label', r.label, 'value', trim_scale(r.value),
+          'bestRating', trim_scale(scale.best), 'worstRating', trim_scale(scale.worst)),
+      'summary', v.summary, 'approvedBy', au.display_name, 'approvedAt', v.approved_at,
+      'verifiedAt', c.verified_at) END,
+  'corrections', coalesce(co.items, '[]'), 'evidence', coalesce(ev.items, '[]'),
+  'reviewers', coalesce(rv.names, '[]'),
+  'version', c.version, 'createdAt', c.created_at, 'updatedAt', c.updated_at)::text AS rec
+FROM claims c
+JOIN workspaces ws ON ws.id = c.workspace_id
+CROSS JOIN LATERAL (SELECT max(value) AS best, min(value) AS worst FROM ratings
+  WHERE workspace_id = c.workspace_id AND value IS NOT NULL AND deleted_at IS NULL) scale
+JOIN documents d ON d.id = c.document_id
+LEFT JOIN verdicts v ON v.id = c.approved_verdict_id
+LEFT JOIN ratings r ON r.id = v.rating_id
+LEFT JOIN users au ON au.id = v.approved_by
+LEFT JOIN LATERAL (SELECT json_agg(json_build_object(
+    'position', json_build_object('type', 'TextPositionSelector', 'start', x.start_offset,
+                                  'end', x.end_offset),
+    'quote', json_build_object('type', 'TextQuoteSelector', 'exact', x.exact,
+                               'prefix', x.prefix, 'suffix', x.suffix)) ORDER BY x.ordinal) AS items
+  FROM claim_spans x WHERE x.claim_id = c.id) sp ON true
+LEFT JOIN LATERAL (SELECT json_agg(json_build_object('date', k.created_at, 'note', k.note,
+    'previousRating', json_build_object('key', k.previous_rating_key, 'label', pr.label),
+    'newRating', json_build_object('key', k.new_rating_key, 'label', nr.label))
+    ORDER BY k.created_at, k.id) AS items
+  FROM corrections k
+  LEFT JOIN ratings pr ON pr.workspace_id = k.workspace_id AND pr.key = k.previous_rating_key
+  LEFT JOIN ratings nr ON nr.workspace_id = k.workspace_id AND nr.key = k.new_rating_key
+  WHERE k.claim_id = c.id) co ON true
+LEFT JOIN LATERAL (SELECT json_agg(json_build_object('stance', e.stance, 'url', e.source_url,
+    'title', e.title, 'publisher', e.publisher, 'quote', e.quote,
+    'sourceDocumentId', e.source_document_id) ORDER BY e.created_at, e.id) AS items
+  FROM evidence e WHERE e.claim_id = c.id AND e.deleted_at IS NULL) ev ON true
+LEFT JOIN LATERAL (SELECT json_agg(n.display_name ORDER BY n.display_name) AS names
+  FROM (SELECT DISTINCT u.display_name FROM verdicts w JOIN users u ON u.id = w.created_by
+        WHERE w.claim_id = c.id AND w.deleted_at IS NULL) n) rv ON true
+WHERE c.workspace_id = $1 AND c.status = 'verified' AND c.deleted_at IS NULL
+  AND d.deleted_at IS NULL"""
+RECORD_PAGE = (
+    RECORD_SQL + " AND (c.updated_at, c.id) > ($2, $3) ORDER BY c.updated_at, c.id LIMIT $4"
+)
+COPY_RECORDS = "SELECT rec FROM (" + RECORD_SQL.replace("$1", f"'{WS}'") + ") r"
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+async def populate(owner_dsn: str, claims: int) -> None:
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(f"SELECT set_config('factmark.actor', '{ACTOR}', true)")
+            for table in TABLES:
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_row")
+            for statement in filter(str.strip, POPULATE.split(";\n")):
+                if "$1" in statement:
+                    await conn.execute(statement, claims)
+                else:
+                    await conn.execute(statement)
+            for table in TABLES:
+                await conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER audit_row")
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def copy_rows(dsn: str, query: str) -> tuple[int, int]:
+    lines = size = 0
+
+    async def sink(chunk: bytes) -> None:
+        nonlocal lines, size
+        lines += chunk.count(b"\n")
+        size += len(chunk)
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_from_query(query, output=sink)
+    finally:
+        await conn.close()
+    return lines, size
+
+
+async def sql_built_records(dsn: str) -> tuple[int, int]:
+    """The rejected design: PostgreSQL builds each record; Python streams the text through."""
+    conn = await asyncpg.connect(dsn)
+    lines = size = 0
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            last: tuple[Any, Any] = (datetime(1, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
+            while rows := await conn.fetch(RECORD_PAGE, WS, *last, 1000):
+                chunk = "\n".join(r["rec"] for r in rows).encode() + b"\n"
+                lines += len(rows)
+                size += len(chunk)
+                last = (rows[-1]["updated_at"], rows[-1]["id"])
+    finally:
+        await conn.close()
+    return lines, size
+
+
+async def service_export(app_url: str) -> tuple[int, int]:
+    engine = create_engine(app_url, pool_size=2)
+    sessionmaker = create_sessionmaker(engine)
+    lines = size = 0
+    try:
+        async with sessionmaker() as session:
+            start = await service.start_export(
+                session, WS, service.ExportFilters(), since=None, base_url="http://bench"
+            )
+        chunks: AsyncIterator[bytes] = formats.stream_export(
+            sessionmaker, start, formats.ExportFormat.NDJSON
+        )
+        async for chunk in chunks:
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+    finally:
+        await engine.dispose()
+    return lines - 1, size
+
+
+async def http_export(server: ApiServer, token: str) -> tuple[int, int]:
+    lines = size = 0
+    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=600) as client,
+        client.stream(
+            "GET", "/api/v1/workspaces/bench/exports/claims?format=ndjson", headers=headers
+        ) as response,
+    ):
+        response.raise_for_status()
+        async for chunk in response.aiter_raw():
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+    return lines - 1, size
+
+
+async def service_token(owner_dsn: str) -> str:
+    from factmark.accounts.service import new_token
+
+    token, digest, prefix = new_token()
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        await conn.execute(f"SELECT set_config('factmark.actor', '{ACTOR}', false)")
+        await conn.execute(
+            "INSERT INTO api_tokens (id, name, token_hash, prefix, workspace_id, role) "
+            "VALUES (gen_random_uuid(), 'bench', $1, $2, $3, 'viewer')",
+            digest,
+            prefix,
+            WS,
+        )
+    finally:
+        await conn.close()
+    return token
+
+
+async def best_of(
+    repeat: int, run: Callable[[], Awaitable[tuple[int, int]]]
+) -> tuple[float, int, int]:
+    best = float("inf")
+    rows = size = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rows, size = await run()
+        best = min(best, time.perf_counter() - started)
+    return best, rows, size
+
+
+async def measure(database: BenchDatabase, claims: int, repeat: int, data_dir: Path) -> None:
+    log(f"\n## {claims:,} verified claims\n")
+    started = time.perf_counter()
+    await populate(database.owner_dsn, claims)
+    log(f"loaded in {time.perf_counter() - started:.1f} s\n")
+    log("| what | rows | MB | seconds | rows/s |")
+    log("|---|---:|---:|---:|---:|")
+    results: dict[str, float] = {}
+
+    def row(name: str, seconds: float, rows: int, size: int) -> None:
+        results[name] = rows / seconds
+        log(f"| {name} | {rows:,} | {size / 1e6:,.0f} | {seconds:.2f} | {rows / seconds:,.0f} |")
+
+    dsn = database.app_dsn
+    row("COPY claim rows", *await best_of(repeat, lambda: copy_rows(dsn, COPY_CLAIM_ROWS)))
+    row("COPY records", *await best_of(repeat, lambda: copy_rows(dsn, COPY_RECORDS)))
+    row("SQL-built records", *await best_of(repeat, lambda: sql_built_records(dsn)))
+    row("export (service)", *await best_of(repeat, lambda: service_export(database.app_url)))
+    token = await service_token(database.owner_dsn)
+    with ApiServer(database, data_dir, workers=1) as server:
+        pids = server.worker_pids()
+        with RssSampler(pids) as sampler:
+            before = sampler.sample()[0]
+            row("export (HTTP)", *await best_of(repeat, lambda: http_export(server, token)))
+    http = results["export (HTTP)"]
+    log(
+        f"\nHTTP export: {http / results['COPY records']:.0%} of COPY of the same records, "
+        f"{http / results['COPY claim rows']:.0%} of COPY of the bare claim rows; "
+        f"server RSS {before / 2**20:.0f} MB before, {sampler.peak_process / 2**20:.0f} MB peak"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--claims", type=int, action="append", help="sizes (repeatable)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    sizes = args.claims or [50_000]
+    data_dir = Path(tempfile.mkdtemp(prefix="factmark-export-bench-"))
+
+    async def run(admin_url: str, embedded: bool) -> None:
+        for claims in sizes:
+            database, _ = await create_bench_database(
+                admin_url, f"exports_{claims}", embedded=embedded, reuse=False
+            )
+            try:
+                if database.app_role_note:
+                    log(f"note: {database.app_role_note}")
+                await measure(database, claims, args.repeat, data_dir)
+            finally:
+                await drop_database(admin_url, database.name)
+
+    with postgres_server(args.database_url, None) as (admin_url, embedded):
+        asyncio.run(run(admin_url, embedded))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

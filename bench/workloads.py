@@ -1,0 +1,804 @@
+"""The six workloads of issue 7, each measured through the API and against its baseline."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.dataset import ACTOR, Dataset
+from bench.load import HttpLoad, LoadResult, run_asyncpg
+from bench.postgres import BenchDatabase
+from bench.scales import Scale
+from bench.server import ApiServer, CpuSample, RssSampler, cpu_sample
+from factmark.accounts.models import Role
+from factmark.accounts.service import Actor
+from factmark.db import create_engine, create_sessionmaker, new_id
+from factmark.http.pagination import Sort, encode_cursor
+
+API = "/api/v1"
+
+
+@dataclass(slots=True)
+class Measurement:
+    workload: str
+    side: str
+    result: LoadResult
+    server_cpu_ms: float | None = None
+    """CPU per request of the API's processes (None for the asyncpg baseline)."""
+    client_cpu_ms: float | None = None
+    """CPU per request of the load generator: wrk, the Python loop, or the asyncpg client."""
+    postgres_cpu_ms: float | None = None
+    """CPU per request of PostgreSQL's processes (None when the server is not on this host)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CpuUse:
+    server: float
+    client: float
+    postgres: float | None
+
+    @classmethod
+    def between(cls, before: CpuSample, after: CpuSample) -> CpuUse:
+        postgres = (
+            after.postgres - before.postgres
+            if after.postgres is not None and before.postgres is not None
+            else None
+        )
+        return cls(after.server - before.server, after.client - before.client, postgres)
+
+    def __add__(self, other: CpuUse) -> CpuUse:
+        postgres = (
+            self.postgres + other.postgres
+            if self.postgres is not None and other.postgres is not None
+            else None
+        )
+        return CpuUse(self.server + other.server, self.client + other.client, postgres)
+
+
+@dataclass(slots=True)
+class Outcome:
+    workload: str
+    figure: str
+    target: str
+    met: bool | None
+    """None: could not be measured (see the figure)."""
+
+
+@dataclass(slots=True)
+class Report:
+    measurements: list[Measurement] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    export_rows: list[dict[str, Any]] = field(default_factory=list)
+    calibration: list[tuple[int, LoadResult]] = field(default_factory=list)
+    workers: int = 1
+
+    def measure(
+        self, workload: str, side: str, result: LoadResult, cpu: CpuUse, *, api: bool
+    ) -> LoadResult:
+        n = max(1, result.requests)
+        self.measurements.append(
+            Measurement(
+                workload,
+                side,
+                result,
+                server_cpu_ms=1000 * cpu.server / n if api else None,
+                client_cpu_ms=1000 * cpu.client / n,
+                postgres_cpu_ms=1000 * cpu.postgres / n if cpu.postgres is not None else None,
+            )
+        )
+        return result
+
+
+@dataclass(slots=True)
+class Context:
+    scale: Scale
+    database: BenchDatabase
+    dataset: Dataset
+    server: ApiServer
+    http: Callable[[HttpLoad], Awaitable[LoadResult]]
+    report: Report
+    log: Callable[[str], None]
+    work_dir: Path
+    postmaster: int | None = None
+
+    def cpu(self) -> CpuSample:
+        return cpu_sample(self.server.all_pids(), self.postmaster)
+
+    async def api(self, workload: str, side: str, load: HttpLoad) -> LoadResult:
+        """Drive the API with ``load`` and record the result with the CPU it cost."""
+        before = self.cpu()
+        result = await self.http(load)
+        cpu = CpuUse.between(before, self.cpu())
+        self.report.measure(workload, side, result, cpu, api=True)
+        if result.non2xx or result.errors:
+            self.report.notes.append(
+                f"{workload}: {result.non2xx} non-2xx responses and {result.errors} socket "
+                f"errors out of {result.requests}; see the server log"
+            )
+        return result
+
+    async def measured_baseline(
+        self, operation: Any, duration: float | None = None
+    ) -> tuple[LoadResult, CpuUse]:
+        before = self.cpu()
+        result = await run_asyncpg(
+            self.database.app_dsn,
+            operation,
+            concurrency=self.scale.concurrency,
+            duration=self.scale.duration if duration is None else duration,
+        )
+        return result, CpuUse.between(before, self.cpu())
+
+    @property
+    def actor(self) -> Actor:
+        user_id = uuid.UUID(self.dataset.user_ids[0])
+        return Actor(
+            kind="user",
+            id=str(user_id),
+            name="Reviewer 0",
+            user_id=user_id,
+            roles={uuid.UUID(self.dataset.workspace_id): Role.REVIEWER},
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.dataset.tokens[0]}"}
+
+    async def baseline(self, workload: str, side: str, operation: Any) -> LoadResult:
+        """The same work sent by plain asyncpg, at the same concurrency."""
+        result, cpu = await self.measured_baseline(operation)
+        return self.report.measure(workload, side, result, cpu, api=False)
+
+
+Statements = list[tuple[str, tuple[Any, ...]]]
+
+
+async def capture_sql(
+    url: str, work: Callable[[AsyncSession], Awaitable[Any]]
+) -> tuple[Statements, Any]:
+    """The SQL statements (in asyncpg's $n form) and parameters a service function sends."""
+    engine = create_engine(url, pool_size=1, application_name="factmark-bench")
+    captured: Statements = []
+
+    def grab(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        captured.append((statement, tuple(parameters or ())))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", grab)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    return captured, result
+
+
+def replay(statements: Statements) -> Callable[..., Awaitable[None]]:
+    """An asyncpg operation sending ``statements`` in one transaction, as the API's request."""
+
+    async def operation(conn: asyncpg.Connection, n: int, rng: random.Random) -> None:
+        async with conn.transaction():
+            for sql, params in statements:
+                await conn.fetch(sql, *params)
+
+    return operation
+
+
+async def explain(dsn: str, sql: str, params: tuple[Any, ...]) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        raw = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *params)
+    finally:
+        await conn.close()
+    plan: dict[str, Any] = msgspec.json.decode(raw)[0]
+    return plan
+
+
+def plan_indexes(plan: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if "Index Name" in node:
+            found.append(f"{node['Node Type']} on {node['Index Name']}")
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    return found
+
+
+def _ratio(api: LoadResult, base: LoadResult) -> float:
+    return api.rate / base.rate if base.rate else 0.0
+
+
+# --- 2. the review screen -------------------------------------------------------------------
+
+
+async def review_read(ctx: Context) -> None:
+    from factmark.annotations.service.claims import document_annotations
+
+    name = "2. review screen"
+    doc = ctx.dataset.review_document_id
+    path = f"{API}/documents/{doc}/annotations"
+    async with httpx.AsyncClient(base_url=ctx.server.base_url, timeout=30) as client:
+        response = await client.get(path, headers=ctx.headers)
+        response.raise_for_status()
+        claims = len(response.json()["claims"])
+    if claims != ctx.scale.review_claims:
+        raise RuntimeError(f"the review document has {claims} claims, not the expected number")
+    statements, _ = await capture_sql(
+        ctx.database.app_url,
+        lambda s: document_annotations(s, ctx.actor, uuid.UUID(doc)),
+    )
+    api = await ctx.api(name, "API GET /documents/{id}/annotations", review_load(ctx))
+    base = await ctx.baseline(
+        name, f"asyncpg: the service's {len(statements)} queries", replay(statements)
+    )
+    ratio = _ratio(api, base)
+    ctx.report.outcomes.append(
+        Outcome(
+            name,
+            f"{api.rate:,.0f} vs {base.rate:,.0f} req/s = {ratio:.0%} of baseline "
+            f"({claims} claims with verdicts and counts)",
+            ">= 50% of baseline",
+            ratio >= 0.5,
+        )
+    )
+
+
+def review_load(ctx: Context) -> HttpLoad:
+    doc = ctx.dataset.review_document_id
+    return HttpLoad("get", [f"{API}/documents/{doc}/annotations"], ctx.dataset.tokens)
+
+
+# --- 3. claims list, page 1 vs a deep page --------------------------------------------------
+
+
+async def claims_list(ctx: Context) -> None:
+    from factmark.annotations.service.claims import SORT_KEYS, ClaimFilters, list_claims
+
+    name = "3. claims list"
+    page = ctx.scale.max_page
+    ws = uuid.UUID(ctx.dataset.workspace_id)
+    conn = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        boundary = await conn.fetchrow(
+            "SELECT updated_at, id FROM claims WHERE workspace_id = $1 AND deleted_at IS NULL "
+            "ORDER BY updated_at DESC, id DESC OFFSET $2 LIMIT 1",
+            ws,
+            (page - 1) * 50 - 1,
+        )
+        first_expected = await conn.fetchval(
+            "SELECT id FROM claims WHERE workspace_id = $1 AND deleted_at IS NULL "
+            "ORDER BY updated_at DESC, id DESC OFFSET $2 LIMIT 1",
+            ws,
+            (page - 1) * 50,
+        )
+    finally:
+        await conn.close()
+    sort = Sort(SORT_KEYS[0], descending=True)
+    cursor = encode_cursor(sort, boundary["updated_at"], boundary["id"])
+    base_path = f"{API}/workspaces/{ctx.dataset.slug}/claims?limit=50"
+    deep_path = f"{base_path}&cursor={cursor}"
+    async with httpx.AsyncClient(base_url=ctx.server.base_url, timeout=30) as client:
+        response = await client.get(deep_path, headers=ctx.headers)
+        response.raise_for_status()
+        items = response.json()["items"]
+    if not items or items[0]["id"] != str(first_expected):
+        raise RuntimeError("the constructed cursor did not land on the expected page")
+
+    plans = []
+    for label, cur in (("page 1", None), (f"page {page:,}", cursor)):
+        statements, _ = await capture_sql(
+            ctx.database.app_url,
+            lambda s, c=cur: list_claims(
+                s, ctx.actor, ws, ClaimFilters(), sort=None, cursor=c, limit=50
+            ),
+        )
+        sql, params = statements[0]
+        plan = await explain(ctx.database.owner_dsn, sql, params)
+        plans.append(
+            f"{label}: {plan['Execution Time']:.2f} ms, {', '.join(plan_indexes(plan)) or 'no index'}"
+        )
+    ctx.report.notes.append(f"{name}: EXPLAIN ANALYZE of the list query: " + "; ".join(plans))
+
+    first = await ctx.api(name, "API page 1", HttpLoad("get", [base_path], ctx.dataset.tokens))
+    deep = await ctx.api(
+        name, f"API page {page:,} (cursor)", HttpLoad("get", [deep_path], ctx.dataset.tokens)
+    )
+    ratio = deep.p50_ms / first.p50_ms if first.p50_ms else 0.0
+    ctx.report.outcomes.append(
+        Outcome(
+            name,
+            f"page {page:,} p50 {deep.p50_ms:.1f} ms vs page 1 {first.p50_ms:.1f} ms = "
+            f"{ratio:.2f}x (p99 {deep.p99_ms:.1f} vs {first.p99_ms:.1f} ms)",
+            "deep page within 1.5x of page 1",
+            ratio <= 1.5,
+        )
+    )
+
+
+# --- 4. full-text search --------------------------------------------------------------------
+
+
+async def search(ctx: Context) -> None:
+    from factmark.documents.service import DocumentFilters, list_documents
+
+    name = "4. full-text search"
+    ws = uuid.UUID(ctx.dataset.workspace_id)
+    terms = ctx.dataset.search_terms
+    paths = [f"{API}/workspaces/{ctx.dataset.slug}/documents?q={t}" for t, _ in terms]
+
+    async def plan_for(term: str) -> tuple[dict[str, Any], Statements]:
+        statements, _ = await capture_sql(
+            ctx.database.app_url,
+            lambda s: list_documents(
+                s, ctx.actor, ws, DocumentFilters(q=term), sort=None, cursor=None, limit=50
+            ),
+        )
+        sql, params = statements[0]
+        return await explain(ctx.database.owner_dsn, sql, params), statements
+
+    term, matches = terms[0]
+    plan, _ = await plan_for(term)
+    used = plan_indexes(plan)
+    gin = any("ix_documents_search" in u for u in used)
+    common, common_matches = ctx.dataset.common_term
+    common_plan, _ = await plan_for(common)
+    ctx.report.notes.append(
+        f"{name}: {len(terms)} query words each found in "
+        f"{min(m for _, m in terms):,} to {max(m for _, m in terms):,} of "
+        f"{ctx.dataset.documents:,} documents. EXPLAIN ANALYZE for '{term}' ({matches} "
+        f"matches): {plan['Execution Time']:.2f} ms, {', '.join(used) or 'no index'}. For the "
+        f"most common word '{common}' ({common_matches:,} matches): "
+        f"{common_plan['Execution Time']:.2f} ms, "
+        f"{', '.join(plan_indexes(common_plan)) or 'no index'}"
+    )
+    statements_by_term = [(await plan_for(t))[1] for t, _ in terms[:5]]
+    api = await ctx.api(
+        name, "API GET /documents?q=word", HttpLoad("get", paths, ctx.dataset.tokens)
+    )
+
+    async def operation(conn: asyncpg.Connection, n: int, rng: random.Random) -> None:
+        await replay(statements_by_term[n % len(statements_by_term)])(conn, n, rng)
+
+    base = await ctx.baseline(name, "asyncpg: the service's query", operation)
+    ctx.report.outcomes.append(
+        Outcome(
+            name,
+            f"p99 {api.p99_ms:.1f} ms (p50 {api.p50_ms:.1f}, {api.rate:,.0f} req/s, "
+            f"{_ratio(api, base):.0%} of baseline); plan uses "
+            f"{'ix_documents_search' if gin else 'NOT ix_documents_search'}",
+            "p99 reported; plan uses the GIN index",
+            gin,
+        )
+    )
+
+
+# --- 1. create a claim ----------------------------------------------------------------------
+
+
+CLAIM_INSERT = """
+INSERT INTO claims (id, workspace_id, document_id, statement, tags, status, first_offset,
+                    created_by)
+VALUES ($1, $2, $3, $4, '{}'::varchar[], 'open', $5, $6)
+RETURNING created_at, updated_at, version
+"""
+SPAN_INSERT = """
+INSERT INTO claim_spans (id, workspace_id, claim_id, document_id, ordinal, start_offset,
+                         end_offset, start_utf16, end_utf16, exact, prefix, suffix)
+VALUES ($1, $2, $3, $4, 0, $5, $6, $5, $6, $7, $8, $9)
+RETURNING range
+"""
+
+
+async def create_claim(ctx: Context) -> None:
+    name = "1. create a claim"
+    ws = uuid.UUID(ctx.dataset.workspace_id)
+    docs = [uuid.UUID(d) for d, _ in ctx.dataset.write_documents]
+    length = min(n for _, n in ctx.dataset.write_documents)
+    conn = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        texts = {
+            r["id"]: r["text"]
+            for r in await conn.fetch("SELECT id, text FROM documents WHERE id = ANY($1)", docs)
+        }
+        seq_before = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM audit_events")
+    finally:
+        await conn.close()
+    load = HttpLoad(
+        "create",
+        [f"{API}/documents/{d}/claims" for d in docs],
+        ctx.dataset.tokens,
+        document_length=length,
+    )
+    api = await ctx.api(name, "API POST /documents/{id}/claims", load)
+    conn = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        events = await conn.fetchval("SELECT count(*) FROM audit_events WHERE seq > $1", seq_before)
+    finally:
+        await conn.close()
+    ctx.report.notes.append(
+        f"{name}: the API run wrote {events:,} audit events for {api.requests:,} requests "
+        "(one for the claim and one for its span)"
+    )
+
+    user_ids = [uuid.UUID(u) for u in ctx.dataset.user_ids]
+    actor_keys = [f"user:{u}" for u in user_ids]
+
+    async def operation(conn: asyncpg.Connection, n: int, rng: random.Random) -> None:
+        """What creating a claim needs: the document, the idempotency record, the claim and its
+        span (the audit trigger fires twice), and the stored response."""
+        doc = docs[rng.randrange(len(docs))]
+        text = texts[doc]
+        start = rng.randint(0, length - 130)
+        stop = start + rng.randint(20, 120)
+        exact = text[start:stop]
+        user = n % len(user_ids)
+        key = f"base-{time.monotonic_ns()}-{n}"
+        body = msgspec.json.encode({"spans": [{"start": start, "end": stop}]})
+        fingerprint = hashlib.sha256(b"POST /claims\n" + body).digest()
+        claim_id, span_id = new_id(), new_id()
+        actor = ACTOR.replace('"bench"}', f'"bench","idempotencyKey":"{key}"}}')
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('factmark.actor', $1, true)", actor)
+            found = await conn.fetchrow(
+                "SELECT workspace_id, length_codepoints FROM documents "
+                "WHERE id = $1 AND deleted_at IS NULL",
+                doc,
+            )
+            assert found is not None
+            await conn.execute(
+                "DELETE FROM idempotency_records WHERE actor_key = $1 AND key = $2 "
+                "AND created_at < now() - interval '24 hours'",
+                actor_keys[user],
+                key,
+            )
+            await conn.fetchval(
+                "INSERT INTO idempotency_records (actor_key, key, request_hash, method, path) "
+                "VALUES ($1, $2, $3, 'POST', $4) ON CONFLICT DO NOTHING RETURNING key",
+                actor_keys[user],
+                key,
+                fingerprint,
+                f"{API}/documents/{doc}/claims",
+            )
+            row = await conn.fetchrow(CLAIM_INSERT, claim_id, ws, doc, exact, start, user_ids[user])
+            assert row is not None
+            await conn.fetchval(
+                SPAN_INSERT,
+                span_id,
+                ws,
+                claim_id,
+                doc,
+                start,
+                stop,
+                exact,
+                text[max(0, start - 32) : start],
+                text[stop : stop + 32],
+            )
+            response = msgspec.json.encode(
+                {
+                    "id": str(claim_id),
+                    "statement": exact,
+                    "spans": [{"start": start, "end": stop, "exact": exact}],
+                    "createdAt": row["created_at"].isoformat(),
+                    "version": row["version"],
+                }
+            )
+            await conn.execute(
+                "UPDATE idempotency_records SET status_code = 201, response_body = $3, "
+                "response_headers = $4 WHERE actor_key = $1 AND key = $2",
+                actor_keys[user],
+                key,
+                response,
+                '{"etag":"\\"1\\""}',
+            )
+
+    base = await ctx.baseline(name, "asyncpg: the same writes", operation)
+    ratio = _ratio(api, base)
+    ctx.report.outcomes.append(
+        Outcome(
+            name,
+            f"{api.rate:,.0f} vs {base.rate:,.0f} req/s = {ratio:.0%} of baseline",
+            ">= 50% of baseline",
+            ratio >= 0.5,
+        )
+    )
+
+
+# --- 5. NDJSON export -----------------------------------------------------------------------
+
+EXPORT_PATH = "/api/v1/workspaces/{workspace}/exports/claims"
+
+COPY_EXPORT = """
+SELECT row_to_json(r) FROM (
+  SELECT c.id, c.statement, c.claimant_name AS "claimantName", c.claimed_at AS "claimedAt",
+         c.tags, c.version, c.updated_at AS "updatedAt", c.verified_at AS "verifiedAt",
+         (SELECT json_agg(json_build_object('start', s.start_offset, 'end', s.end_offset,
+                 'exact', s.exact, 'prefix', s.prefix, 'suffix', s.suffix) ORDER BY s.ordinal)
+            FROM claim_spans s WHERE s.claim_id = c.id) AS spans,
+         json_build_object('id', d.id, 'title', d.title, 'sourceUrl', d.source_url,
+                           'publisher', d.publisher, 'author', d.author,
+                           'publishedAt', d.published_at) AS document,
+         json_build_object('rating', ra.key, 'label', ra.label, 'value', ra.value,
+                           'summary', v.summary, 'approvedBy', v.approved_by,
+                           'approvedAt', v.approved_at) AS verdict,
+         (SELECT json_agg(json_build_object('stance', e.stance, 'url', e.source_url,
+                 'title', e.title, 'publisher', e.publisher, 'quote', e.quote))
+            FROM evidence e WHERE e.claim_id = c.id AND e.deleted_at IS NULL) AS evidence
+    FROM claims c
+    JOIN documents d ON d.id = c.document_id
+    JOIN verdicts v ON v.id = c.approved_verdict_id
+    JOIN ratings ra ON ra.id = v.rating_id
+   WHERE c.workspace_id = '{ws}' AND c.status = 'verified' AND c.deleted_at IS NULL
+     AND c.verified_at >= '{since}'
+   ORDER BY c.verified_at, c.id) AS r
+"""
+
+
+async def _export_spec(ctx: Context) -> dict[str, Any] | None:
+    async with httpx.AsyncClient(base_url=ctx.server.base_url, timeout=30) as client:
+        schema = (await client.get("/schema/openapi.json")).json()
+    operation: dict[str, Any] | None = schema.get("paths", {}).get(EXPORT_PATH, {}).get("get")
+    return operation
+
+
+async def export(ctx: Context) -> None:
+    name = "5. NDJSON export"
+    spec = await _export_spec(ctx)
+    if spec is None:
+        ctx.report.outcomes.append(
+            Outcome(
+                name,
+                f"not available: the API has no GET {EXPORT_PATH} yet (issue 5)",
+                ">= 50% of COPY; peak RSS +<= 50 MB from 100k to 1M",
+                None,
+            )
+        )
+        return
+    params = {p.get("name") for p in spec.get("parameters", [])}
+    ws = uuid.UUID(ctx.dataset.workspace_id)
+    conn = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        total = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM claims WHERE workspace_id = $1 AND status = 'verified' "
+                "AND deleted_at IS NULL",
+                ws,
+            )
+        )
+        sizes = sorted({min(s, total) for s in ctx.scale.export_sizes})
+        thresholds: dict[int, datetime | None] = {}
+        for size in sizes:
+            thresholds[size] = (
+                None
+                if size >= total
+                else await conn.fetchval(
+                    "SELECT verified_at FROM claims WHERE workspace_id = $1 AND "
+                    "status = 'verified' AND deleted_at IS NULL "
+                    "ORDER BY verified_at DESC, id DESC OFFSET $2 LIMIT 1",
+                    ws,
+                    size - 1,
+                )
+            )
+    finally:
+        await conn.close()
+
+    peaks: dict[int, int] = {}
+    ratios: list[float] = []
+    for size in sizes:
+        since = thresholds[size]
+        if since is not None and "verifiedSince" not in params:
+            ctx.report.notes.append(f"{name}: no verifiedSince filter, {size:,} rows skipped")
+            continue
+        query: dict[str, str] = {"format": "ndjson"}
+        if since is not None:
+            query["verifiedSince"] = since.isoformat()
+        pids = ctx.server.worker_pids()
+        with RssSampler(pids) as sampler:
+            before = sampler.sample()[0]
+            started = time.perf_counter()
+            lines, last = await _download(ctx, query)
+            seconds = time.perf_counter() - started
+        rows = lines - (0 if b'"statement"' in last else 1)
+        copy_rows, copy_seconds = await _copy(ctx, ws, since)
+        rate, copy_rate = rows / seconds, copy_rows / copy_seconds
+        ratios.append(rate / copy_rate)
+        peaks[size] = sampler.peak_process
+        ctx.report.export_rows.append(
+            {
+                "rows": rows,
+                "api_rows_per_s": rate,
+                "api_seconds": seconds,
+                "copy_rows": copy_rows,
+                "copy_rows_per_s": copy_rate,
+                "ratio": rate / copy_rate,
+                "rss_before_mb": before / 2**20,
+                "rss_peak_mb": sampler.peak_process / 2**20,
+            }
+        )
+    if not ratios:
+        ctx.report.outcomes.append(Outcome(name, "not measured", "", None))
+        return
+    growth = (peaks[max(peaks)] - peaks[min(peaks)]) / 2**20 if len(peaks) > 1 else 0.0
+    ctx.report.outcomes.append(
+        Outcome(
+            name,
+            f"{min(ratios):.0%} of COPY's rate at worst; peak RSS grows {growth:+.1f} MB "
+            f"from {min(peaks):,} to {max(peaks):,} rows",
+            ">= 50% of COPY; peak RSS +<= 50 MB from 100k to 1M",
+            min(ratios) >= 0.5 and growth <= 50,
+        )
+    )
+
+
+async def _download(ctx: Context, query: dict[str, str]) -> tuple[int, bytes]:
+    path = EXPORT_PATH.format(workspace=ctx.dataset.slug)
+    headers = {**ctx.headers, "Accept-Encoding": "identity"}
+    lines = 0
+    tail = b""
+    async with (
+        httpx.AsyncClient(base_url=ctx.server.base_url, timeout=600) as client,
+        client.stream("GET", path, params=query, headers=headers) as response,
+    ):
+        response.raise_for_status()
+        async for chunk in response.aiter_raw():
+            lines += chunk.count(b"\n")
+            tail = (tail + chunk)[-4096:]
+    if tail and not tail.endswith(b"\n"):
+        lines += 1
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    return lines, last
+
+
+async def _copy(ctx: Context, ws: uuid.UUID, since: datetime | None) -> tuple[int, float]:
+    sql = COPY_EXPORT.replace("{ws}", str(ws)).replace(
+        "{since}", since.isoformat() if since else "-infinity"
+    )
+    lines = 0
+
+    async def sink(chunk: bytes) -> None:
+        nonlocal lines
+        lines += chunk.count(b"\n")
+
+    conn = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        started = time.perf_counter()
+        await conn.copy_from_query(sql, output=sink)
+        seconds = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return lines, seconds
+
+
+# --- 6. writes with and without the audit trigger -------------------------------------------
+
+SCRATCH = "bench_audit_scratch"
+SCRATCH_COLUMNS = (
+    "id, workspace_id, document_id, statement, claimant_name, claimant_role, "
+    "claimant_organisation, claimed_at, tags, checkworthiness, assignee_id, status, "
+    "approved_verdict_id, verified_at, first_offset, created_by, deleted_at, created_at, "
+    "updated_at, version"
+)
+SCRATCH_SEED = (
+    f"INSERT INTO bench_audit_scratch ({SCRATCH_COLUMNS}) "  # noqa: S608 - constants only
+    f"SELECT {SCRATCH_COLUMNS} FROM claims LIMIT $1"
+)
+SCRATCH_INSERT = (
+    "INSERT INTO bench_audit_scratch (id, workspace_id, document_id, statement, first_offset) "
+    "VALUES ($1, $2, $3, $4, $5)"
+)
+SCRATCH_UPDATE = (
+    "UPDATE bench_audit_scratch SET status = CASE status WHEN 'open' THEN 'in_review' "
+    "ELSE 'open' END, version = version + 1, updated_at = now() WHERE id = $1"
+)
+
+
+async def audit_overhead(ctx: Context) -> None:
+    name = "6. audit trigger overhead"
+    ws = uuid.UUID(ctx.dataset.workspace_id)
+    doc = uuid.UUID(ctx.dataset.write_documents[0][0])
+    seed = min(ctx.dataset.claims, 20_000)
+    owner = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        await owner.execute(f"DROP TABLE IF EXISTS {SCRATCH}")
+        await owner.execute(f"CREATE TABLE {SCRATCH} (LIKE claims INCLUDING ALL)")
+        await owner.execute(SCRATCH_SEED, seed)
+        await owner.execute(
+            f"CREATE TRIGGER audit_row AFTER INSERT OR UPDATE OR DELETE ON {SCRATCH} "
+            "FOR EACH ROW EXECUTE FUNCTION factmark_audit_row('claim', 'search')"
+        )
+        await owner.execute(f"GRANT SELECT, INSERT, UPDATE ON {SCRATCH} TO factmark_app")
+        await owner.execute(f"VACUUM ANALYZE {SCRATCH}")
+        ids = [r["id"] for r in await owner.fetch("SELECT id FROM bench_audit_scratch")]
+    finally:
+        await owner.close()
+
+    async def operation(conn: asyncpg.Connection, n: int, rng: random.Random) -> None:
+        """Alternately insert a claim and update one: each in its own transaction."""
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('factmark.actor', $1, true)", ACTOR)
+            if n % 2:
+                await conn.execute(
+                    SCRATCH_INSERT,
+                    new_id(),
+                    ws,
+                    doc,
+                    f"A claim written by the audit benchmark, number {n}.",
+                    n % 1000,
+                )
+            else:
+                await conn.execute(
+                    SCRATCH_UPDATE,
+                    ids[rng.randrange(len(ids))],
+                )
+
+    async def trigger(enabled: bool) -> None:
+        owner = await asyncpg.connect(ctx.database.owner_dsn)
+        try:
+            state = "ENABLE ALWAYS" if enabled else "DISABLE"
+            await owner.execute(f"ALTER TABLE {SCRATCH} {state} TRIGGER audit_row")
+        finally:
+            await owner.close()
+
+    half = ctx.scale.duration / 2
+    runs: dict[bool, list[LoadResult]] = {True: [], False: []}
+    cpu: dict[bool, CpuUse] = {}
+    for enabled in (False, True, False, True):  # interleaved against drift
+        await trigger(enabled)
+        result, used = await ctx.measured_baseline(operation, duration=half)
+        runs[enabled].append(result)
+        cpu[enabled] = cpu[enabled] + used if enabled in cpu else used
+    with_t, without = _merge(runs[True]), _merge(runs[False])
+    ctx.report.measure(name, "asyncpg, audit trigger disabled", without, cpu[False], api=False)
+    ctx.report.measure(name, "asyncpg, audit trigger enabled", with_t, cpu[True], api=False)
+    owner = await asyncpg.connect(ctx.database.owner_dsn)
+    try:
+        await owner.execute(f"DROP TABLE {SCRATCH}")
+    finally:
+        await owner.close()
+    slower = without.rate / with_t.rate - 1 if with_t.rate else 0.0
+    ctx.report.outcomes.append(
+        Outcome(
+            name,
+            f"{with_t.rate:,.0f} writes/s with vs {without.rate:,.0f} without: each write "
+            f"{slower:.0%} slower (p50 {with_t.p50_ms:.2f} vs {without.p50_ms:.2f} ms)",
+            "<= 30% slower",
+            slower <= 0.30,
+        )
+    )
+
+
+def _merge(results: list[LoadResult]) -> LoadResult:
+    """Two runs as one: summed counts, request-weighted latency percentiles."""
+    total = sum(r.requests for r in results) or 1
+
+    def weighted(attr: str) -> float:
+        return sum(getattr(r, attr) * r.requests for r in results) / total
+
+    return LoadResult(
+        generator=results[0].generator,
+        requests=sum(r.requests for r in results),
+        seconds=sum(r.seconds for r in results),
+        non2xx=sum(r.non2xx for r in results),
+        errors=sum(r.errors for r in results),
+        p50_ms=weighted("p50_ms"),
+        p95_ms=weighted("p95_ms"),
+        p99_ms=weighted("p99_ms"),
+    )

@@ -1,0 +1,33 @@
+"""How errors that escape the services become problem details."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from factmark.http.problems import internal_error_handler
+from tests.conftest import World
+
+
+async def test_a_unique_violation_that_escapes_a_service_is_a_409_not_a_500(
+    session: AsyncSession, world: World
+) -> None:
+    """A concurrent request can take a unique value between a service's check and its insert."""
+    with pytest.raises(IntegrityError) as caught:
+        async with session.begin_nested():
+            await session.execute(text("UPDATE workspaces SET slug = 'acme' WHERE slug = 'other'"))
+    response = internal_error_handler(None, caught.value)  # type: ignore[arg-type]
+    assert response.status_code == 409
+    assert response.media_type == "application/problem+json"
+    body = msgspec.to_builtins(response.content)
+    assert body["code"] == "concurrent_conflict"
+    assert "acme" not in body["detail"]
+
+
+def test_any_other_unexpected_error_is_a_500_problem() -> None:
+    response = internal_error_handler(None, RuntimeError("boom"))  # type: ignore[arg-type]
+    assert response.status_code == 500
+    assert msgspec.to_builtins(response.content)["code"] == "internal_error"
