@@ -216,7 +216,7 @@ class CorrectionCreate(Schema):
     verdict_id: uuid.UUID | None = None
 
 
-class Claim(Resource):
+class Claim(Resource, omit_defaults=True):
     workspace_id: uuid.UUID
     document_id: uuid.UUID
     statement: str
@@ -232,6 +232,10 @@ class Claim(Resource):
     verified_at: datetime | None
     corrections: list[Correction]
     created_by: uuid.UUID | None
+    verdicts: list[Verdict] | None = None
+    """Every verdict of the claim: present on as-of reads (``?asOf=``)."""
+    evidence: list[Evidence] | None = None
+    """Every piece of evidence of the claim: present on as-of reads (``?asOf=``)."""
 
 
 class ClaimCounts(Schema):
@@ -240,7 +244,7 @@ class ClaimCounts(Schema):
     comments: int
 
 
-class AnnotatedClaim(Claim):
+class AnnotatedClaim(Claim, kw_only=True):
     counts: ClaimCounts
 
 

@@ -244,6 +244,11 @@ class ClaimController(Controller):
         "/claims/{claimId:uuid}",
         operation_id="getClaim",
         summary="One claim with its spans, current verdict and corrections (viewer)",
+        description=(
+            "With `asOf` (RFC 3339), the claim as it was at that time, rebuilt from the audit "
+            "log, with every verdict and piece of evidence it had then (`verdicts`, "
+            "`evidence`); also for a claim deleted since; 404 if it did not exist then."
+        ),
         responses=problems(404, 422),
     )
     async def get_claim(
@@ -252,8 +257,13 @@ class ClaimController(Controller):
         actor: NamedDependency[Actor],
         claimId: FromPath[uuid.UUID],  # noqa: N803
         offset_unit: Unit = OffsetUnit.CODEPOINT,
+        as_of: Annotated[datetime | None, QueryParameter(name="asOf", required=False)] = None,
     ) -> Response[Claim]:
-        return _claim_response(await service.get_claim(db_session, actor, claimId), offset_unit)
+        if as_of is not None:
+            bundle = await service.claim_as_of(db_session, actor, claimId, as_of)
+        else:
+            bundle = await service.get_claim(db_session, actor, claimId)
+        return _claim_response(bundle, offset_unit)
 
     @patch(
         "/claims/{claimId:uuid}",

@@ -124,7 +124,11 @@ def _claim_fields(b: ClaimBundle, unit: OffsetUnit) -> dict[str, object]:
 
 
 def claim_out(b: ClaimBundle, unit: OffsetUnit = OffsetUnit.CODEPOINT) -> Claim:
-    return Claim(**_claim_fields(b, unit))  # type: ignore[arg-type]
+    claim = Claim(**_claim_fields(b, unit))  # type: ignore[arg-type]
+    if b.history is not None:
+        claim.verdicts = [verdict_out(v, r) for v, r in b.history.verdicts]
+        claim.evidence = [evidence_out(e, unit) for e in b.history.evidence]
+    return claim
 
 
 def annotated_claim_out(b: ClaimBundle, unit: OffsetUnit) -> AnnotatedClaim:

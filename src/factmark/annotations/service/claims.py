@@ -59,6 +59,14 @@ class ClaimBundle:
     rating: Rating | None = None
     corrections: list[Correction] = field(default_factory=list)
     counts: tuple[int, int, int] = (0, 0, 0)
+    history: HistoricalExtras | None = None
+    """On as-of reads: every verdict (with its rating) and piece of evidence at that time."""
+
+
+@dataclass(slots=True)
+class HistoricalExtras:
+    verdicts: list[tuple[Verdict, Rating]]
+    evidence: list[Evidence]
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -124,6 +132,35 @@ async def bundle(
 async def get_claim(session: AsyncSession, actor: Actor, claim_id: uuid.UUID) -> ClaimBundle:
     claim = await load_claim(session, actor, claim_id)
     return (await bundle(session, [claim]))[0]
+
+
+async def claim_as_of(
+    session: AsyncSession, actor: Actor, claim_id: uuid.UUID, at: datetime
+) -> ClaimBundle:
+    """The claim as it was at ``at``, with its spans, verdicts and evidence then, rebuilt from
+    the audit log's after-images (also for a claim deleted since)."""
+    from factmark.audit import service as audit
+
+    claim = await audit.entity_as_of(session, actor, Claim, claim_id, at)
+    spans = await audit.children_as_of(session, ClaimSpan, "claim_id", claim_id, at)
+    verdicts = await audit.children_as_of(session, Verdict, "claim_id", claim_id, at)
+    evidence = await audit.children_as_of(session, Evidence, "claim_id", claim_id, at)
+    corrections = await audit.children_as_of(session, Correction, "claim_id", claim_id, at)
+    ratings: dict[uuid.UUID, Rating] = {}
+    for rating_id in {v.rating_id for v in verdicts}:
+        rating = await audit.row_as_of(session, Rating, rating_id, at, include_deleted=True)
+        if rating is not None:
+            ratings[rating_id] = rating
+    rated = [(v, ratings[v.rating_id]) for v in verdicts if v.rating_id in ratings]
+    current = next((pair for pair in rated if pair[0].id == claim.approved_verdict_id), None)
+    return ClaimBundle(
+        claim=claim,
+        spans=sorted(spans, key=lambda s: s.ordinal),
+        verdict=current[0] if current else None,
+        rating=current[1] if current else None,
+        corrections=corrections,
+        history=HistoricalExtras(verdicts=rated, evidence=evidence),
+    )
 
 
 async def document_annotations(
