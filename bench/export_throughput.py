@@ -8,10 +8,11 @@ measures, best of ``--repeat`` runs:
 
 - ``COPY claim rows``: ``COPY (SELECT row_to_json(c) FROM claims c ...) TO STDOUT``, the claim
   rows alone as JSON: the cheapest possible dump, without spans, verdicts or evidence;
-- ``COPY records``: ``COPY`` of one query building each export record in PostgreSQL
-  (json_build_object and lateral subqueries), the same content as the export;
-- ``SQL-built records``: that query read by keyset in batches of 1000 and streamed through as
-  text: the design the export did not take;
+- ``COPY records``: ``COPY`` of the export's own record query (json_build_object and lateral
+  subqueries), the same records as the export sends, in one statement;
+- ``Python-built records``: plain rows (claims, then spans, evidence, corrections and
+  reviewers per batch of 1000) assembled into the same records with msgspec: the design the
+  export did not take;
 - ``export (service)``: the export's own reader and NDJSON writer, in process;
 - ``export (HTTP)``: ``GET .../exports/claims?format=ndjson`` from the API served by uvicorn
   (one worker, production settings), read by a streaming client; with the server's RSS.
@@ -23,21 +24,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 
 from bench.postgres import BenchDatabase, create_bench_database, drop_database, postgres_server
 from bench.server import ApiServer, RssSampler
 from factmark.db import create_engine, create_sessionmaker
 from factmark.exports import formats, service
+from factmark.exports import schemas as s
+from factmark.exports.service import queries
 
 WS = uuid.UUID("00000000-0000-7000-8000-0000000000e1")
 ACTOR = '{"kind":"system","id":"bench","name":"bench"}'
@@ -108,60 +114,145 @@ FROM claims c WHERE c.workspace_id = '{WS}' AND right(c.id::text, 1) = '7';
 COPY_CLAIM_ROWS = f"""SELECT row_to_json(c) FROM claims c
 WHERE c.workspace_id = '{WS}' AND c.status = 'verified' AND c.deleted_at IS NULL"""
 
-# The record built by PostgreSQL: the same fields as factmark.exports.schemas.ClaimRecord.
-RECORD_SQL = """
-SELECT c.id, c.updated_at, json_build_object(
-  'id', c.id,
-  'permalink', replace(ws.settings ->> 'claim_url_template', '{id}', c.id::text),
-  'statement', c.statement, 'status', c.status,
-  'claimant', json_build_object('name', c.claimant_name, 'role', c.claimant_role,
-                                'organisation', c.claimant_organisation),
-  'claimedAt', c.claimed_at, 'tags', c.tags, 'spans', coalesce(sp.items, '[]'),
-  'document', json_build_object('id', d.id, 'title', d.title, 'sourceUrl', d.source_url,
-      'publisher', d.publisher, 'author', d.author, 'publishedAt', d.published_at),
-  'verdict', CASE WHEN v.id IS NOT NULL THEN json_build_object('id', v.id,
-      'rating', json_build_object('key', r.key, 'label', r.label, 'value', trim_scale(r.value),
-          'bestRating', trim_scale(scale.best), 'worstRating', trim_scale(scale.worst)),
-      'summary', v.summary, 'approvedBy', au.display_name, 'approvedAt', v.approved_at,
-      'verifiedAt', c.verified_at) END,
-  'corrections', coalesce(co.items, '[]'), 'evidence', coalesce(ev.items, '[]'),
-  'reviewers', coalesce(rv.names, '[]'),
-  'version', c.version, 'createdAt', c.created_at, 'updatedAt', c.updated_at)::text AS rec
-FROM claims c
-JOIN workspaces ws ON ws.id = c.workspace_id
-CROSS JOIN LATERAL (SELECT max(value) AS best, min(value) AS worst FROM ratings
-  WHERE workspace_id = c.workspace_id AND value IS NOT NULL AND deleted_at IS NULL) scale
-JOIN documents d ON d.id = c.document_id
+# The export's own record query, with its parameters written in, for COPY (which takes none).
+_ARGS = {
+    1: f"'{WS}'::uuid",
+    2: "'{verified}'::text[]",
+    **dict.fromkeys(range(3, 9), "NULL"),
+    9: "'https://bench.example.org/claims/{id}'::text",
+    10: "'http://bench'::text",
+    11: "5::numeric",
+    12: "1::numeric",
+    13: "'-infinity'::timestamptz",
+    14: "'00000000-0000-0000-0000-000000000000'::uuid",
+    15: "NULL",
+}
+
+
+def _with_literals(sql: str) -> str:
+    for number in sorted(_ARGS, reverse=True):
+        sql = sql.replace(f"${number}", _ARGS[number])
+    return sql
+
+
+COPY_RECORDS = _with_literals(
+    queries.FULL_BATCH.replace(
+        f"convert_to({queries.RECORD}::text, 'UTF8')", f"{queries.RECORD}::text"
+    )
+).replace("SELECT c.id, c.updated_at,", "SELECT", 1)
+
+# The design not taken: plain rows, assembled into the same records by msgspec in Python.
+FLAT = f"""SELECT c.id, c.updated_at, c.statement, c.status, c.claimant_name, c.claimant_role,
+  c.claimant_organisation, c.claimed_at, c.tags, c.version, c.created_at, c.verified_at,
+  d.id, d.title, d.source_url, d.publisher, d.author, d.published_at,
+  v.id, r.key, r.label, r.value, v.summary, au.display_name, v.approved_at
+FROM claims c JOIN documents d ON d.id = c.document_id
 LEFT JOIN verdicts v ON v.id = c.approved_verdict_id
-LEFT JOIN ratings r ON r.id = v.rating_id
-LEFT JOIN users au ON au.id = v.approved_by
-LEFT JOIN LATERAL (SELECT json_agg(json_build_object(
-    'position', json_build_object('type', 'TextPositionSelector', 'start', x.start_offset,
-                                  'end', x.end_offset),
-    'quote', json_build_object('type', 'TextQuoteSelector', 'exact', x.exact,
-                               'prefix', x.prefix, 'suffix', x.suffix)) ORDER BY x.ordinal) AS items
-  FROM claim_spans x WHERE x.claim_id = c.id) sp ON true
-LEFT JOIN LATERAL (SELECT json_agg(json_build_object('date', k.created_at, 'note', k.note,
-    'previousRating', json_build_object('key', k.previous_rating_key, 'label', pr.label),
-    'newRating', json_build_object('key', k.new_rating_key, 'label', nr.label))
-    ORDER BY k.created_at, k.id) AS items
-  FROM corrections k
-  LEFT JOIN ratings pr ON pr.workspace_id = k.workspace_id AND pr.key = k.previous_rating_key
-  LEFT JOIN ratings nr ON nr.workspace_id = k.workspace_id AND nr.key = k.new_rating_key
-  WHERE k.claim_id = c.id) co ON true
-LEFT JOIN LATERAL (SELECT json_agg(json_build_object('stance', e.stance, 'url', e.source_url,
-    'title', e.title, 'publisher', e.publisher, 'quote', e.quote,
-    'sourceDocumentId', e.source_document_id) ORDER BY e.created_at, e.id) AS items
-  FROM evidence e WHERE e.claim_id = c.id AND e.deleted_at IS NULL) ev ON true
-LEFT JOIN LATERAL (SELECT json_agg(n.display_name ORDER BY n.display_name) AS names
-  FROM (SELECT DISTINCT u.display_name FROM verdicts w JOIN users u ON u.id = w.created_by
-        WHERE w.claim_id = c.id AND w.deleted_at IS NULL) n) rv ON true
-WHERE c.workspace_id = $1 AND c.status = 'verified' AND c.deleted_at IS NULL
-  AND d.deleted_at IS NULL"""
-RECORD_PAGE = (
-    RECORD_SQL + " AND (c.updated_at, c.id) > ($2, $3) ORDER BY c.updated_at, c.id LIMIT $4"
-)
-COPY_RECORDS = "SELECT rec FROM (" + RECORD_SQL.replace("$1", f"'{WS}'") + ") r"
+LEFT JOIN ratings r ON r.id = v.rating_id LEFT JOIN users au ON au.id = v.approved_by
+WHERE c.workspace_id = '{WS}' AND c.status = 'verified' AND c.deleted_at IS NULL
+  AND d.deleted_at IS NULL AND (c.updated_at, c.id) > ($1, $2)
+ORDER BY c.updated_at, c.id LIMIT $3"""
+SPANS = """SELECT claim_id, start_offset, end_offset, exact, prefix, suffix FROM claim_spans
+WHERE claim_id = ANY($1::uuid[]) ORDER BY claim_id, ordinal"""
+EVIDENCE = """SELECT e.claim_id, e.stance, coalesce(e.source_url, sd.source_url), e.title,
+  e.publisher, e.quote, e.source_document_id
+FROM evidence e LEFT JOIN documents sd ON sd.id = e.source_document_id
+WHERE e.claim_id = ANY($1::uuid[]) AND e.deleted_at IS NULL
+ORDER BY e.claim_id, e.created_at, e.id"""
+CORRECTIONS = """SELECT k.claim_id, k.created_at, k.note, k.previous_rating_key, pr.label,
+  k.new_rating_key, nr.label FROM corrections k
+LEFT JOIN ratings pr ON pr.workspace_id = k.workspace_id AND pr.key = k.previous_rating_key
+LEFT JOIN ratings nr ON nr.workspace_id = k.workspace_id AND nr.key = k.new_rating_key
+WHERE k.claim_id = ANY($1::uuid[]) ORDER BY k.claim_id, k.created_at, k.id"""
+REVIEWERS = """SELECT DISTINCT w.claim_id, u.display_name FROM verdicts w
+JOIN users u ON u.id = w.created_by
+WHERE w.claim_id = ANY($1::uuid[]) AND w.deleted_at IS NULL ORDER BY 1, 2"""
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _assemble(rows: Any, children: list[Any]) -> list[s.ClaimRecord]:
+    spans: dict[Any, list[s.SpanRecord]] = {}
+    evidence: dict[Any, list[s.EvidenceRecord]] = {}
+    corrections: dict[Any, list[s.CorrectionRecord]] = {}
+    reviewers: dict[Any, list[str]] = {}
+    for cid, start, end, exact, prefix, suffix in children[0]:
+        spans.setdefault(cid, []).append(
+            s.SpanRecord(
+                position=s.TextPositionSelector(start=start, end=end),
+                quote=s.TextQuoteSelector(exact=exact, prefix=prefix, suffix=suffix),
+            )
+        )
+    for cid, stance, url, title, publisher, quote, source in children[1]:
+        evidence.setdefault(cid, []).append(
+            s.EvidenceRecord(
+                stance=stance,
+                url=url,
+                title=title,
+                publisher=publisher,
+                quote=quote,
+                source_document_id=source,
+            )
+        )
+    for cid, date, note, pkey, plabel, nkey, nlabel in children[2]:
+        corrections.setdefault(cid, []).append(
+            s.CorrectionRecord(
+                date=date,
+                note=note,
+                previous_rating=s.RatingKey(key=pkey, label=plabel),
+                new_rating=s.RatingKey(key=nkey, label=nlabel),
+            )
+        )
+    for cid, name in children[3]:
+        reviewers.setdefault(cid, []).append(name)
+    records = []
+    for r in rows:
+        cid = r[0]
+        verdict = None
+        if r[18] is not None:
+            rating = s.RatingRecord(
+                key=r[19], label=r[20], value=_number(r[21]), best_rating=5, worst_rating=1
+            )
+            verdict = s.VerdictRecord(
+                id=r[18],
+                rating=rating,
+                summary=r[22],
+                approved_by=r[23],
+                approved_at=r[24],
+                verified_at=r[11],
+            )
+        records.append(
+            s.ClaimRecord(
+                id=cid,
+                permalink=f"https://bench.example.org/claims/{cid}",
+                statement=r[2],
+                status=r[3],
+                claimant=s.ClaimantRecord(name=r[4], role=r[5], organisation=r[6]),
+                claimed_at=r[7],
+                tags=r[8],
+                spans=spans.get(cid, []),
+                document=s.DocumentRecord(
+                    id=r[12],
+                    title=r[13],
+                    source_url=r[14],
+                    publisher=r[15],
+                    author=r[16],
+                    published_at=r[17],
+                ),
+                verdict=verdict,
+                corrections=corrections.get(cid, []),
+                evidence=evidence.get(cid, []),
+                reviewers=reviewers.get(cid, []),
+                version=r[9],
+                created_at=r[10],
+                updated_at=r[1],
+            )
+        )
+    return records
 
 
 def log(message: str) -> None:
@@ -203,18 +294,22 @@ async def copy_rows(dsn: str, query: str) -> tuple[int, int]:
     return lines, size
 
 
-async def sql_built_records(dsn: str) -> tuple[int, int]:
-    """The rejected design: PostgreSQL builds each record; Python streams the text through."""
+async def python_built_records(dsn: str) -> tuple[int, int]:
+    """The design not taken: rows from PostgreSQL, records built and encoded by msgspec."""
+    encoder = msgspec.json.Encoder()
     conn = await asyncpg.connect(dsn)
     lines = size = 0
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             last: tuple[Any, Any] = (datetime(1, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
-            while rows := await conn.fetch(RECORD_PAGE, WS, *last, 1000):
-                chunk = "\n".join(r["rec"] for r in rows).encode() + b"\n"
+            while rows := await conn.fetch(FLAT, *last, 1000):
+                ids = [r[0] for r in rows]
+                children = [await conn.fetch(q, ids) for q in (SPANS, EVIDENCE, CORRECTIONS)]
+                children.append(await conn.fetch(REVIEWERS, ids))
+                chunk = encoder.encode_lines(_assemble(rows, children))
                 lines += len(rows)
                 size += len(chunk)
-                last = (rows[-1]["updated_at"], rows[-1]["id"])
+                last = (rows[-1][1], rows[-1][0])
     finally:
         await conn.close()
     return lines, size
@@ -303,7 +398,7 @@ async def measure(database: BenchDatabase, claims: int, repeat: int, data_dir: P
     dsn = database.app_dsn
     row("COPY claim rows", *await best_of(repeat, lambda: copy_rows(dsn, COPY_CLAIM_ROWS)))
     row("COPY records", *await best_of(repeat, lambda: copy_rows(dsn, COPY_RECORDS)))
-    row("SQL-built records", *await best_of(repeat, lambda: sql_built_records(dsn)))
+    row("Python-built records", *await best_of(repeat, lambda: python_built_records(dsn)))
     row("export (service)", *await best_of(repeat, lambda: service_export(database.app_url)))
     token = await service_token(database.owner_dsn)
     with ApiServer(database, data_dir, workers=1) as server:
@@ -340,8 +435,11 @@ def main() -> int:
             finally:
                 await drop_database(admin_url, database.name)
 
-    with postgres_server(args.database_url, None) as (admin_url, embedded):
-        asyncio.run(run(admin_url, embedded))
+    try:
+        with postgres_server(args.database_url, None) as (admin_url, embedded):
+            asyncio.run(run(admin_url, embedded))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 

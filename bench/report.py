@@ -122,12 +122,17 @@ def render(
         )
     if report.export_rows:
         add("")
-        add("| export rows | API rows/s | COPY rows/s | ratio | server RSS before → peak (MB) |")
-        add("|---:|---:|---:|---:|---:|")
+        add(
+            "| export rows | API rows/s | COPY rows/s | ratio | server RSS before → peak (MB) "
+            "| CPU µs/row: API | PostgreSQL for the API | PostgreSQL for COPY |"
+        )
+        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for e in report.export_rows:
             add(
                 f"| {e['rows']:,} | {e['api_rows_per_s']:,.0f} | {e['copy_rows_per_s']:,.0f} | "
-                f"{e['ratio']:.0%} | {e['rss_before_mb']:.0f} → {e['rss_peak_mb']:.0f} |"
+                f"{e['ratio']:.0%} | {e['rss_before_mb']:.0f} → {e['rss_peak_mb']:.0f} | "
+                f"{_cpu(e['api_cpu_us_per_row'])} | {_cpu(e['api_pg_cpu_us_per_row'])} | "
+                f"{_cpu(e['copy_pg_cpu_us_per_row'])} |"
             )
     if report.notes:
         add("")

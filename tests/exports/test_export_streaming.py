@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import msgspec
 from prometheus_client import REGISTRY
 from sqlalchemy import text
@@ -124,3 +125,60 @@ async def test_first_bytes_leave_before_the_last_batch_is_read(
     lines = b"".join(chunks).splitlines()
     assert len(lines) == CLAIMS + 1
     assert msgspec.json.decode(lines[-1])["records"] == CLAIMS
+
+
+async def test_a_client_that_disconnects_mid_stream_leaves_the_connection_usable(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    world: World,
+    desk: Desk,
+) -> None:
+    await many_verified_claims(session, desk, CLAIMS)
+    app = create_app(settings, Database(engine=engine, sessionmaker=sessionmaker, owned=False))
+    gone = asyncio.Event()
+    bodies: list[bytes] = []
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            bodies.append(message["body"])
+            gone.set()  # the client hangs up after the first chunk
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/workspaces/acme/exports/claims",
+        "raw_path": b"/api/v1/workspaces/acme/exports/claims",
+        "query_string": b"format=ndjson",
+        "headers": [(b"authorization", world["viewer"].headers["Authorization"].encode())],
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 123),
+        "root_path": "",
+    }
+    before = batches_read()
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert 1 <= len(bodies) < 4
+    assert batches_read() - before < 3  # the export stopped: the last batch was never read
+    # The connection the export read on is free again: a new export runs to the end.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        response = await client.get(
+            "/api/v1/workspaces/acme/exports/claims?format=ndjson",
+            headers=world["viewer"].headers,
+        )
+    assert response.status_code == 200
+    assert msgspec.json.decode(response.content.splitlines()[-1])["records"] == CLAIMS

@@ -77,7 +77,11 @@ class Claim(TimestampedMixin, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search: Mapped[object] = mapped_column(
-        TSVECTOR, Computed(CLAIM_SEARCH_EXPRESSION, persisted=True), nullable=True
+        TSVECTOR,
+        Computed(CLAIM_SEARCH_EXPRESSION, persisted=True),
+        nullable=True,
+        deferred=True,  # only used in WHERE clauses
+        deferred_raiseload=True,
     )
 
 

@@ -54,5 +54,10 @@ class Document(TimestampedMixin, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed(SEARCH_EXPRESSION, persisted=True), nullable=True
+        TSVECTOR,
+        Computed(SEARCH_EXPRESSION, persisted=True),
+        nullable=True,
+        # Only ever used in WHERE clauses: never load the (large) vector with a row.
+        deferred=True,
+        deferred_raiseload=True,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from factmark.accounts.models import Role
 from factmark.accounts.service import Actor, require_role
@@ -123,7 +124,12 @@ async def list_documents(
 ) -> PageResult[Document]:
     require_role(actor, workspace_id, Role.VIEWER)
     order = parse_sort(sort, SORT_KEYS, "-createdAt")
-    stmt = visible(actor).where(Document.workspace_id == workspace_id)
+    # A page lists summaries: leave each document's text in the database.
+    stmt = (
+        visible(actor)
+        .where(Document.workspace_id == workspace_id)
+        .options(defer(Document.text, raiseload=True))
+    )
     if filters.tags:
         stmt = stmt.where(Document.tags.overlap(list(filters.tags)))
     if filters.publisher:

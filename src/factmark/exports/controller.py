@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -109,12 +111,13 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
-async def gzip_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def gzip_stream(chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
     """gzip, flushed after every chunk so that bytes keep leaving as batches are read."""
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-    async for chunk in chunks:
-        if out := compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH):
-            yield out
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            if out := compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH):
+                yield out
     yield compressor.flush()
 
 
@@ -253,8 +256,8 @@ class ExportController(Controller):
             ),
         ] = None,
     ) -> Stream:
-        chosen = negotiate(export_format, request.headers.get("accept"))
         ws = await accounts.get_workspace(db_session, actor, workspace)
+        chosen = negotiate(export_format, request.headers.get("accept"))
         filters = service.ExportFilters(
             statuses=tuple(status) if status else ("verified",),
             verified_since=verified_since,
@@ -287,4 +290,11 @@ class ExportController(Controller):
         if accepts_gzip(request.headers.get("accept-encoding")):
             body = gzip_stream(body)
             headers["Content-Encoding"] = "gzip"
-        return Stream(body, media_type=formats.MEDIA_TYPES[chosen], headers=headers)
+        # Litestar stops iterating when the client disconnects but does not close the
+        # generator; closing it here releases the export's database session at once.
+        return Stream(
+            body,
+            media_type=formats.MEDIA_TYPES[chosen],
+            headers=headers,
+            background=BackgroundTask(body.aclose),
+        )

@@ -1,8 +1,10 @@
 """The export record: one verified claim with everything a partner republishes.
 
-These Structs are what the ``json`` and ``ndjson`` formats write, field for field; the other
-formats (``csv``, ``claimreview``, ``w3c``) are built from them. Every field is always present
-(``null`` when unknown), so a record's shape never depends on its data.
+The ``json`` and ``ndjson`` formats send these records as PostgreSQL builds them
+(service/queries.py), field for field; the other formats (``csv``, ``claimreview``, ``w3c``)
+decode them into these Structs first, which checks the query against this schema. Every field
+is always present (``null`` when unknown), so a record's shape never depends on its data.
+Times are RFC 3339 in UTC with microseconds.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-
-import msgspec
 
 from factmark.schemas import Schema
 
@@ -167,9 +167,3 @@ class LeftOut(Schema):
 
 
 ExportItem = ClaimRecord | Tombstone
-
-
-class ExportBatch(msgspec.Struct):
-    """Records and tombstones read together, in export order."""
-
-    items: list[ExportItem]

@@ -3,7 +3,8 @@
 Runs as the app's ``before_request`` hook, so that every JSON endpoint answers alike:
 415 for another content type, 400 for malformed JSON, 422 ``invalid_utf8`` for bytes that are
 not UTF-8 and 422 ``invalid_unicode`` for a well-formed ``\\ud800`` escape (a lone surrogate,
-which no text can hold), with the field named. Too large a body gives 413 as it is read.
+which no text can hold), with the field named, and 422 for a value of the wrong type (decoded
+strictly, as the schema says). Too large a body gives 413 as it is read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import BodyKwarg
 
 from factmark.errors import BadRequest, Invalid
@@ -61,6 +62,11 @@ async def check_json_body(request: Request[Any, Any, Any]) -> None:
         raise Invalid(
             "The request body is not valid UTF-8.", code="invalid_utf8", field="body"
         ) from None
+    except RecursionError:
+        # msgspec refuses nesting deeper than the interpreter's recursion limit (about 1000).
+        raise Invalid(
+            "The request body is nested too deeply.", code="nesting_too_deep", field="body"
+        ) from None
     except msgspec.DecodeError as exc:
         field = _lone_surrogate_field(body)
         if field is not None:
@@ -71,6 +77,19 @@ async def check_json_body(request: Request[Any, Any, Any]) -> None:
             ) from None
         raise BadRequest(
             f"The request body is not valid JSON: {exc}", code="malformed_json"
+        ) from None
+    _check_types(request, body)
+
+
+def _check_types(request: Request[Any, Any, Any], body: bytes) -> None:
+    """Decode the body as the handler's type, strictly. Litestar converts bodies leniently
+    (``"12"`` for an integer, ``12345`` for a date-time: a Unix time), which the schema forbids."""
+    data = request.route_handler.parsed_fn_signature.parameters["data"]
+    try:
+        msgspec.json.decode(body, type=data.annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            detail="Validation failed", extra=[{"message": str(exc), "source": "body"}]
         ) from None
 
 

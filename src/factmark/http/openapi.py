@@ -56,9 +56,22 @@ class FactmarkOpenAPIConfig(OpenAPIConfig):
         return _Document(**{f.name: getattr(base, f.name) for f in fields(base)})
 
 
+# What every operation that takes a JSON body may answer about the body itself
+# (factmark.http.bodies and Litestar's body size limit), documented once here for all.
+_BODY_PROBLEMS = {
+    "413": "The request body is larger than the configured limit.",
+    "415": "The body is not JSON (send Content-Type: application/json).",
+    "422": "Validation failed; `errors` names each field.",
+}
+
+
 def tidy_document(document: dict[str, Any]) -> dict[str, Any]:
-    """Parameters (query, header, path) are never ``null`` on the wire: an optional one is
-    simply absent. Litestar writes ``oneOf: [T, {type: null}]`` for ``T | None``; keep ``T``."""
+    """Last corrections to the rendered document:
+
+    - parameters (query, header, path) are never ``null`` on the wire: an optional one is
+      simply absent. Litestar writes ``oneOf: [T, {type: null}]`` for ``T | None``; keep ``T``;
+    - every operation with a request body documents 413, 415 and 422 problem details.
+    """
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             if not isinstance(operation, dict):
@@ -66,7 +79,16 @@ def tidy_document(document: dict[str, Any]) -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 if "schema" in parameter:
                     parameter["schema"] = _without_null(parameter["schema"])
+            if "requestBody" in operation:
+                responses = operation.setdefault("responses", {})
+                for status, description in _BODY_PROBLEMS.items():
+                    responses.setdefault(status, _problem_response(description))
     return document
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

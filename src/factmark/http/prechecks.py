@@ -1,7 +1,8 @@
 """The app's ``before_request`` hook: what a request must be before any handler sees it.
 
 - No NUL character in a path or query parameter (422 naming it).
-- A query parameter that takes one value is given once (``?limit=5&limit=7`` is ambiguous).
+- A query parameter that takes one value is given once (``?limit=5&limit=7`` is ambiguous),
+  and ``null`` is not taken for "absent" where the parameter is not a string.
 - Timestamps in the query string are RFC 3339 with an offset, as OpenAPI's ``date-time`` says.
   (Litestar converts query values leniently, so ``updatedSince=0.5`` would otherwise be read as
   a Unix time, and ``2026-11-25T10:00:00`` as a naive time.) Anything else gives 422 with the
@@ -59,6 +60,11 @@ def check_query_values(request: Request[Any, Any, Any]) -> None:
         values = query.getall(param.name, [])
         if len(values) > 1 and not param.repeated:
             raise Invalid(f"{param.name} takes one value, not {len(values)}.", field=param.name)
+        if param.null_is_not_a_value and "null" in values:
+            raise Invalid(
+                f"{param.name}=null is not a value; leave the parameter out instead.",
+                field=param.name,
+            )
         if param.timestamp:
             for value in values:
                 if not RFC3339.match(value):
@@ -74,6 +80,8 @@ class _QueryParameter:
     name: str
     repeated: bool
     timestamp: bool
+    null_is_not_a_value: bool
+    """Litestar reads ``?format=null`` as absent for an optional enum, number or date."""
 
 
 @cache
@@ -91,11 +99,13 @@ def _query_parameters(handler: HTTPRouteHandler) -> tuple[_QueryParameter, ...]:
         if name in _INJECTED or field.is_di_field:
             continue
         alias = (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
+        repeated = _mentions(field.annotation, _SEQUENCES)
         params.append(
             _QueryParameter(
                 name=alias or name,
-                repeated=_mentions(field.annotation, _SEQUENCES),
+                repeated=repeated,
                 timestamp=_mentions(field.annotation, (datetime,)),
+                null_is_not_a_value=not repeated and not _mentions(field.annotation, (str,)),
             )
         )
     return tuple(params)

@@ -25,7 +25,8 @@ line writes byte for byte what the endpoint sends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,7 +68,7 @@ EXTENSIONS = {
     ExportFormat.CLAIMREVIEW: "claimreview.jsonld",
     ExportFormat.W3C: "w3c.jsonld",
 }
-WRITERS: dict[ExportFormat, Callable[[ExportReader], AsyncIterator[bytes]]] = {
+WRITERS: dict[ExportFormat, Callable[[ExportReader], AsyncGenerator[bytes, None]]] = {
     ExportFormat.JSON: write_json,
     ExportFormat.NDJSON: write_ndjson,
     ExportFormat.CSV: write_csv,
@@ -92,8 +93,11 @@ async def stream_export(
     export_format: ExportFormat,
     *,
     batch_size: int | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The bytes of one export, read on a session of its own."""
-    async with open_reader(sessionmaker, start, batch_size=batch_size) as reader:
-        async for chunk in WRITERS[export_format](reader):
+    async with (
+        open_reader(sessionmaker, start, batch_size=batch_size) as reader,
+        aclosing(WRITERS[export_format](reader)) as chunks,
+    ):
+        async for chunk in chunks:
             yield chunk

@@ -4,7 +4,7 @@ reason instead of being emitted broken."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from factmark.exports.formats.records import IdList, closing_fields, encoder, item_of, trailer
@@ -114,7 +114,7 @@ def claim_review(item: ClaimRecord, reader: ExportReader) -> dict[str, Any] | st
     )
 
 
-async def write_claimreview(reader: ExportReader) -> AsyncIterator[bytes]:
+async def write_claimreview(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     left_out: dict[str, IdList] = {}
     deleted = IdList()
     records = 0

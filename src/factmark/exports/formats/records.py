@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import datetime
 
 import msgspec
@@ -62,14 +62,14 @@ class IdList:
 # --- json and ndjson ------------------------------------------------------------------------
 
 
-async def write_ndjson(reader: ExportReader) -> AsyncIterator[bytes]:
+async def write_ndjson(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     async for batch in reader.batches():
         if batch:
             yield b"\n".join(map(json_of, batch)) + b"\n"
     yield encoder.encode(trailer(reader, reader.records, reader.tombstones)) + b"\n"
 
 
-async def write_json(reader: ExportReader) -> AsyncIterator[bytes]:
+async def write_json(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     yield b'{"items":['
     separator = b""
     async for batch in reader.batches():
@@ -185,7 +185,7 @@ def csv_row(item: ExportItem) -> list[str]:
     ]
 
 
-async def write_csv(reader: ExportReader) -> AsyncIterator[bytes]:
+async def write_csv(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([name for name, _ in CSV_COLUMNS])

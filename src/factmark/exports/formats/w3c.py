@@ -4,7 +4,7 @@ TextPositionSelector on the document for each span."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from factmark.exports.formats.records import IdList, closing_fields, encoder, item_of, trailer
@@ -76,7 +76,7 @@ def annotation(item: ClaimRecord, reader: ExportReader) -> dict[str, Any]:
     return result
 
 
-async def write_w3c(reader: ExportReader) -> AsyncIterator[bytes]:
+async def write_w3c(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     collection = collection_id(reader)
     deleted = IdList()
     total = 0

@@ -70,6 +70,7 @@ class ExportReader:
         self._args: tuple[Any, ...] = ()
         self.records = 0
         self.tombstones = 0
+        self._pending: asyncio.Task[Sequence[Any]] | None = None
 
     @property
     def items_read(self) -> int:
@@ -155,26 +156,30 @@ class ExportReader:
         is handed on, so PostgreSQL builds it while the caller sends the previous one."""
 
         def fetch(after: tuple[datetime, uuid.UUID]) -> asyncio.Task[Sequence[Any]]:
-            return asyncio.ensure_future(
+            self._pending = asyncio.ensure_future(
                 self._conn.fetch(sql, *self._args, *after, self.batch_size)
             )
+            return self._pending
 
         pending: asyncio.Task[Sequence[Any]] | None = fetch((_EPOCH, _NIL))
-        try:
-            while pending is not None:
-                rows = await pending
-                pending = None
-                BATCHES_READ.inc()
-                if not rows:
-                    return
-                if len(rows) == self.batch_size:
-                    pending = fetch((rows[-1]["updated_at"], rows[-1]["id"]))
-                yield self._counted([ExportRow(r["id"], r["record"]) for r in rows])
-        finally:
-            if pending is not None:  # the consumer stopped early: do not leave a query running
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pending
+        while pending is not None:
+            rows = await pending
+            pending = self._pending = None
+            BATCHES_READ.inc()
+            if not rows:
+                return
+            if len(rows) == self.batch_size:
+                pending = fetch((rows[-1]["updated_at"], rows[-1]["id"]))
+            yield self._counted([ExportRow(r["id"], r["record"]) for r in rows])
+
+    async def close(self) -> None:
+        """When the consumer stopped early, let the batch already asked for finish (one query,
+        not cancelled: a cancelled statement would abort the transaction under a test's or a
+        caller's savepoint) so that the connection is idle when it is handed back."""
+        if self._pending is not None:
+            with contextlib.suppress(Exception):
+                await self._pending
+            self._pending = None
 
     async def _resend_all(self, since: int) -> AsyncIterator[list[ExportRow]]:
         async for batch in self._keyset(queries.ALL_BATCH):
@@ -225,4 +230,5 @@ async def open_reader(
             await reader._load()
             yield reader
         finally:
+            await reader.close()
             await session.rollback()
