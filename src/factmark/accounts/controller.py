@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.accounts import service
@@ -39,39 +39,8 @@ from factmark.http import ratelimit
 from factmark.http.concurrency import ETAG_HEADER, etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.openapi import PublicOperation
+from factmark.http.params import IdempotencyKey, IfMatch, OptionalIfMatch, WorkspaceRef
 from factmark.http.problems import problems, public_problems
-
-WorkspaceRef = Annotated[
-    str,
-    PathParameter(
-        description="The workspace's slug or id.", examples=[], max_length=64, min_length=1
-    ),
-]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        # Required in the document; checked by the handler, which answers 428 without it.
-        required=True,
-        description='The ETag of the version you read, e.g. "3". Required.',
-    ),
-]
-OptionalIfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        required=False,
-        description='The ETag of the version you read, e.g. "3". Optional here.',
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        description="Send the same key to retry safely: the first response is replayed.",
-    ),
-]
 
 
 def workspace_out(row: WorkspaceRow, role: Role | None = None) -> Workspace:

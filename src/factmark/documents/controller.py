@@ -14,7 +14,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.accounts import service as accounts
-from factmark.accounts.controller import IdempotencyKey, IfMatch, WorkspaceRef
 from factmark.accounts.service import Actor, set_change_reason
 from factmark.audit import service as audit
 from factmark.documents import service
@@ -29,19 +28,10 @@ from factmark.documents.schemas import (
 from factmark.http.concurrency import ETAG_HEADER, etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.links import LINK_HEADER, next_link
-from factmark.http.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from factmark.http.pagination import DEFAULT_LIMIT
+from factmark.http.params import Cursor, IdempotencyKey, IfMatch, Limit, WorkspaceRef
 from factmark.http.problems import problems
 
-Limit = Annotated[
-    int,
-    QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}."),
-]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
-        required=False, max_length=512, description="Opaque cursor from the previous page."
-    ),
-]
 LOCATION_HEADER = ResponseHeader(
     name="Location",
     value="/api/v1/documents/{documentId}",  # documents the header as a string; never sent

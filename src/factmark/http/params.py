@@ -12,7 +12,9 @@ from factmark.http.pagination import MAX_LIMIT
 
 WorkspaceRef = Annotated[
     str,
-    PathParameter(description="The workspace's slug or id.", max_length=64, min_length=1),
+    PathParameter(
+        description="The workspace's slug or id.", examples=[], max_length=64, min_length=1
+    ),
 ]
 IfMatch = Annotated[
     str | None,
