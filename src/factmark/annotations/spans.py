@@ -30,6 +30,7 @@ __all__ = [
     "find_quote",
     "resolve_span",
     "to_unit",
+    "utf16_length",
 ]
 
 QUOTE_CONTEXT = 32
@@ -77,6 +78,11 @@ def _astral_count(text: str) -> int:
     """Number of astral characters in ``text`` (each is one code point but two UTF-16 units)."""
     # "surrogatepass": a lone surrogate in the str is one code point and one code unit.
     return len(text.encode("utf-16-le", "surrogatepass")) // 2 - len(text)
+
+
+def utf16_length(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units, as JavaScript's ``length`` counts."""
+    return len(text) if text.isascii() else len(text) + _astral_count(text)
 
 
 @dataclass(frozen=True, slots=True)

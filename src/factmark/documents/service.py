@@ -15,6 +15,7 @@ from sqlalchemy.orm import defer
 
 from factmark.accounts.models import Role
 from factmark.accounts.service import Actor, require_role
+from factmark.annotations.spans import utf16_length
 from factmark.documents.models import Document
 from factmark.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from factmark.http.concurrency import check_version
@@ -25,12 +26,6 @@ SORT_KEYS = (
     SortKey("updatedAt", Document.updated_at, datetime),
 )
 MAX_QUERY_LENGTH = 500
-
-
-def utf16_length(text: str) -> int:
-    return (
-        len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF) if not text.isascii() else len(text)
-    )
 
 
 def validate_text(text: str, max_codepoints: int) -> None:
