@@ -120,11 +120,12 @@ async def _http_loader(
             return run
 
         return label, make_wrk
-    label = (
-        "Python httpx loop (smoke mode)"
-        if scale.name == "smoke"
-        else "FALLBACK Python httpx loop (wrk unavailable)"
-    )
+    if scale.name == "smoke" and args.loader == "auto":
+        label = "Python httpx loop (smoke mode)"
+    elif args.loader == "python":
+        label = "Python httpx loop (chosen with --loader python)"
+    else:
+        label = "FALLBACK Python httpx loop (wrk unavailable)"
 
     def make_python(server: ApiServer, duration: float) -> Loader:
         async def run(load: HttpLoad) -> LoadResult:

@@ -1,5 +1,6 @@
 """The app's ``before_request`` hook: what a request must be before any handler sees it.
 
+- A bearer token where the route needs a caller (401 first, before any validation).
 - No NUL character in a path or query parameter (422 naming it).
 - A query parameter that takes one value is given once (``?limit=5&limit=7`` is ambiguous),
   and ``null`` is not taken for "absent" where the parameter is not a string.
@@ -25,8 +26,9 @@ from litestar.enums import ParamType
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 
-from factmark.errors import Invalid
+from factmark.errors import Invalid, Unauthenticated
 from factmark.http.bodies import check_json_body
+from factmark.http.dependencies import bearer_token
 
 RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
@@ -35,9 +37,19 @@ RFC3339 = re.compile(
 
 async def check_request(request: Request[Any, Any, Any]) -> None:
     """Refuse what no handler should see; return None to go on."""
+    check_credentials_sent(request)
     check_no_nul_in_url(request)
     check_query_values(request)
     await check_json_body(request)
+
+
+def check_credentials_sent(request: Request[Any, Any, Any]) -> None:
+    """A route that needs a caller answers 401 to a request without a bearer token before it
+    says anything about its parameters or body. (The token itself is checked by the ``actor``
+    dependency, which Litestar resolves after it has parsed the request.)"""
+    needs_caller = "actor" in request.route_handler.parsed_fn_signature.parameters
+    if needs_caller and bearer_token(request) is None:
+        raise Unauthenticated("This endpoint needs a bearer token.", code="unauthenticated")
 
 
 def check_no_nul_in_url(request: Request[Any, Any, Any]) -> None:
