@@ -13,41 +13,23 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from factmark import migrations
 from factmark.accounts import service as accounts
 from factmark.accounts.models import Membership, Role
 from factmark.audit.signing import encode_private_key
 from factmark.db import DatabaseUrls, create_engine, create_sessionmaker
 from factmark.settings import Settings
+from tests import databases
 
 TEMPLATE = "factmark_audit_template"
-
-
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _admin(urls: DatabaseUrls, sql: str) -> None:
-    engine = create_engine(_with_database(urls.owner, "postgres"), pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
 async def audit_template(database_urls: DatabaseUrls) -> AsyncIterator[str]:
     """A migrated database that the per-test databases are copied from (fast)."""
-    await _admin(database_urls, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-    await _admin(database_urls, f"CREATE DATABASE {TEMPLATE}")
-    migrations.upgrade(_with_database(database_urls.owner, TEMPLATE))
-    yield TEMPLATE
-    await _admin(database_urls, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+    yield await databases.create_template(database_urls, TEMPLATE)
+    await databases.admin_sql(database_urls, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
 @dataclass
@@ -70,9 +52,10 @@ async def own_database(
     database_urls: DatabaseUrls, audit_template: str
 ) -> AsyncIterator[OwnDatabase]:
     name = f"factmark_audit_{uuid.uuid4().hex[:12]}"
-    await _admin(database_urls, f"CREATE DATABASE {name} TEMPLATE {audit_template}")
+    await databases.admin_sql(database_urls, f"CREATE DATABASE {name} TEMPLATE {audit_template}")
     urls = DatabaseUrls(
-        app=_with_database(database_urls.app, name), owner=_with_database(database_urls.owner, name)
+        app=databases.with_database(database_urls.app, name),
+        owner=databases.with_database(database_urls.owner, name),
     )
     app = create_engine(urls.app, pool_size=6)
     owner = create_engine(urls.owner, pool_size=2)
@@ -81,7 +64,7 @@ async def own_database(
     finally:
         await app.dispose()
         await owner.dispose()
-        await _admin(database_urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await databases.admin_sql(database_urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -17,43 +17,26 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from factmark import cli, migrations, seed
+from factmark import cli, seed
 from factmark.accounts import service as accounts
 from factmark.app import Database, create_app
 from factmark.audit.sealer import Sealer
 from factmark.db import DatabaseUrls, create_engine, create_sessionmaker
 from factmark.exports.service import start
 from factmark.settings import Settings
+from tests import databases
 from tests.exports.conftest import export_url, ndjson
 
 TEMPLATE = "factmark_exports_template"
 ACTOR = '{"kind": "system", "id": "tests", "name": "concurrent writer"}'
 
 
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _admin(urls: DatabaseUrls, sql: str) -> None:
-    engine = create_engine(_with_database(urls.owner, "postgres"), pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 async def exports_template(database_urls: DatabaseUrls) -> AsyncIterator[str]:
-    await _admin(database_urls, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-    await _admin(database_urls, f"CREATE DATABASE {TEMPLATE}")
-    migrations.upgrade(_with_database(database_urls.owner, TEMPLATE))
-    yield TEMPLATE
-    await _admin(database_urls, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+    yield await databases.create_template(database_urls, TEMPLATE)
+    await databases.admin_sql(database_urls, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
 @dataclass
@@ -73,9 +56,10 @@ async def own(
 ) -> AsyncIterator[Own]:
     """A committed copy of the seed data (workspace ``demo``) and a client on it."""
     name = f"factmark_exports_{uuid.uuid4().hex[:12]}"
-    await _admin(database_urls, f"CREATE DATABASE {name} TEMPLATE {exports_template}")
+    await databases.admin_sql(database_urls, f"CREATE DATABASE {name} TEMPLATE {exports_template}")
     urls = DatabaseUrls(
-        app=_with_database(database_urls.app, name), owner=_with_database(database_urls.owner, name)
+        app=databases.with_database(database_urls.app, name),
+        owner=databases.with_database(database_urls.owner, name),
     )
     engine = create_engine(urls.app, pool_size=6)
     sessionmaker = create_sessionmaker(engine)
@@ -105,7 +89,7 @@ async def own(
             )
     finally:
         await engine.dispose()
-        await _admin(database_urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await databases.admin_sql(database_urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def export(own: Own, **params: Any) -> httpx.Response:

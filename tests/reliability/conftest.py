@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from factmark.db import DatabaseUrls
+from tests import databases
 from tests.annotations.conftest import TEXT, create_claim, span_of
 from tests.conftest import Member, World
 from tests.reliability import live
@@ -41,9 +42,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 async def reliability_template(database_urls: DatabaseUrls) -> AsyncIterator[str]:
-    name = await live.create_template(database_urls)
+    name = await databases.create_template(database_urls, live.TEMPLATE)
     yield name
-    await live.admin_sql(database_urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await databases.admin_sql(database_urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -51,11 +52,11 @@ async def own_db(
     database_urls: DatabaseUrls, reliability_template: str
 ) -> AsyncIterator[DatabaseUrls]:
     """A database of the test's own, migrated, with real commits; dropped afterwards."""
-    db = await live.create_database(database_urls, reliability_template, "factmark_rel")
+    db = await databases.create_database(database_urls, reliability_template, "factmark_rel")
     try:
         yield db
     finally:
-        await live.drop_database(database_urls, db)
+        await databases.drop_database(database_urls, db)
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, text
-from sqlalchemy.engine import make_url
 
-from factmark import migrations, seed
+from factmark import seed
 from factmark.accounts import service as accounts
 from factmark.accounts.models import Membership, Role, User
 from factmark.db import Base, DatabaseUrls, create_engine, create_sessionmaker
@@ -42,39 +41,6 @@ def snapshot_tables() -> list[str]:
     import factmark.models  # noqa: F401 - registers every table on Base.metadata
 
     return sorted(t.name for t in Base.metadata.sorted_tables if t.name not in VOLATILE_TABLES)
-
-
-def with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def admin_sql(urls: DatabaseUrls, sql: str) -> None:
-    """Run one statement outside a transaction on the server's ``postgres`` database."""
-    engine = create_engine(with_database(urls.owner, "postgres"), pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-async def create_template(urls: DatabaseUrls, name: str = TEMPLATE) -> str:
-    await admin_sql(urls, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin_sql(urls, f"CREATE DATABASE {name}")
-    migrations.upgrade(with_database(urls.owner, name))
-    return name
-
-
-async def create_database(urls: DatabaseUrls, template: str, prefix: str) -> DatabaseUrls:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await admin_sql(urls, f"CREATE DATABASE {name} TEMPLATE {template}")
-    return DatabaseUrls(app=with_database(urls.app, name), owner=with_database(urls.owner, name))
-
-
-async def drop_database(server: DatabaseUrls, db: DatabaseUrls) -> None:
-    name = make_url(db.owner).database
-    await admin_sql(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @dataclass
