@@ -56,7 +56,7 @@ async def load(
             actor,
             name=ws_spec["name"],
             slug=ws_spec["slug"],
-            settings={_snake(k): v for k, v in ws_spec.get("settings", {}).items()},
+            settings={snake_case(k): v for k, v in ws_spec.get("settings", {}).items()},
         )
         report.workspace_created = True
 
@@ -114,7 +114,8 @@ def _split_title(raw: str) -> tuple[str, str]:
     return first.strip(), rest
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
+    """``claimUrlTemplate`` -> ``claim_url_template``: the seed file is camelCase like the API."""
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 

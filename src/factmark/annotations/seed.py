@@ -16,10 +16,7 @@ from factmark.annotations.schemas import SpanIn
 from factmark.annotations.service import claims, comments, evidence, verdicts
 from factmark.annotations.spans import OffsetUnit
 from factmark.documents.models import Document
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+from factmark.seed import snake_case
 
 
 async def _actor(session: AsyncSession, email: str, workspace_id: Any) -> Actor:
@@ -92,7 +89,7 @@ async def load_claims(session: AsyncSession, workspace_id: Any, specs: list[dict
                     session,
                     who,
                     claim_id,
-                    values={_snake(k): v for k, v in item.items() if k != "by"},
+                    values={snake_case(k): v for k, v in item.items() if k != "by"},
                     source_span=None,
                     source_document_id=None,
                     unit=OffsetUnit.CODEPOINT,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from factmark.annotations import models
 from factmark.annotations.schemas import (
     AnnotatedClaim,
@@ -25,13 +27,20 @@ from factmark.annotations.service.claims import ClaimBundle
 from factmark.annotations.spans import OffsetUnit
 
 
+def _resource(row: Any) -> dict[str, Any]:
+    """The fields every workspace resource carries."""
+    return {
+        "id": row.id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "version": row.version,
+        "workspace_id": row.workspace_id,
+    }
+
+
 def rating_out(row: models.Rating) -> Rating:
     return Rating(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
-        workspace_id=row.workspace_id,
+        **_resource(row),
         key=row.key,
         label=row.label,
         description=row.description,
@@ -42,11 +51,7 @@ def rating_out(row: models.Rating) -> Rating:
 
 def verdict_out(row: models.Verdict, rating: models.Rating) -> Verdict:
     return Verdict(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
-        workspace_id=row.workspace_id,
+        **_resource(row),
         document_id=row.document_id,
         claim_id=row.claim_id,
         rating=RatingRef(
@@ -67,11 +72,7 @@ def verdict_out(row: models.Verdict, rating: models.Rating) -> Verdict:
 
 def correction_out(row: models.Correction) -> Correction:
     return Correction(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
-        workspace_id=row.workspace_id,
+        **_resource(row),
         claim_id=row.claim_id,
         note=row.note,
         previous_verdict_id=row.previous_verdict_id,
@@ -152,11 +153,7 @@ def evidence_out(row: models.Evidence, unit: OffsetUnit = OffsetUnit.CODEPOINT) 
             suffix=row.source_suffix or "",
         )
     return Evidence(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
-        workspace_id=row.workspace_id,
+        **_resource(row),
         document_id=row.document_id,
         claim_id=row.claim_id,
         stance=Stance(row.stance),
@@ -176,11 +173,7 @@ def evidence_out(row: models.Evidence, unit: OffsetUnit = OffsetUnit.CODEPOINT) 
 
 def comment_out(row: models.Comment) -> Comment:
     return Comment(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
-        workspace_id=row.workspace_id,
+        **_resource(row),
         document_id=row.document_id,
         claim_id=row.claim_id,
         body=row.body,
