@@ -32,6 +32,7 @@ from factmark.http.health import HealthController, metrics
 from factmark.http.openapi import FactmarkOpenAPIConfig, StrictStructSchemaPlugin
 from factmark.http.prechecks import check_request
 from factmark.http.problems import EXCEPTION_HANDLERS
+from factmark.http.ratelimit import RateLimiter
 from factmark.http.requests import RequestContextMiddleware, configure_logging
 from factmark.settings import Settings
 
@@ -59,6 +60,7 @@ def connect(settings: Settings) -> Database:
 
 def _attach(state: State, db: Database) -> None:
     state.engine = db.engine
+    state.rate_limiter = RateLimiter(db.engine)
     state.sessionmaker = db.sessionmaker
     state.read_sessionmaker = db.read_sessionmaker
 

@@ -35,7 +35,6 @@ from factmark.accounts.schemas import (
     WorkspaceSettings,
 )
 from factmark.accounts.service import Actor
-from factmark.http import ratelimit
 from factmark.http.concurrency import ETAG_HEADER, etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.openapi import PublicOperation
@@ -135,14 +134,11 @@ class AuthController(Controller):
         settings = state.settings
         client = request.client.host if request.client else "unknown"
         window = settings.rate_limit_window_seconds
-        await ratelimit.hit(
-            state.engine,
-            f"login:email:{service.normalise_email(data.email)}",
-            settings.login_rate_limit,
-            window,
-        )
-        await ratelimit.hit(
-            state.engine, f"login:client:{client}", settings.login_rate_limit * 10, window
+        limiter = state.rate_limiter
+        email = service.normalise_email(data.email)
+        await limiter.hit(f"login:email:{email}", settings.login_rate_limit, window, exact=True)
+        await limiter.hit(
+            f"login:client:{client}", settings.login_rate_limit * 10, window, exact=True
         )
         token, row, _ = await service.login(
             db_session, email=data.email, password=data.password, ttl_days=settings.token_ttl_days

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,63 +174,64 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return result
 
 
-async def _memberships(session: AsyncSession, user_id: uuid.UUID) -> dict[uuid.UUID, Role]:
-    rows = await session.execute(
-        select(Membership.workspace_id, Membership.role).where(Membership.user_id == user_id)
-    )
-    return {ws: Role(role) for ws, role in rows}
+_AUTHENTICATE = text(
+    """
+    SELECT t.id, t.name, t.workspace_id, t.role, t.expires_at, t.last_used_at, t.revoked_at,
+           u.id AS user_id, u.display_name, u.is_active,
+           ARRAY(SELECT m.workspace_id::text || ' ' || m.role FROM memberships AS m
+                  WHERE m.user_id = u.id) AS memberships
+      FROM api_tokens AS t LEFT JOIN users AS u ON u.id = t.user_id
+     WHERE t.token_hash = :token_hash
+    """
+)
+"""The token, its user and the user's memberships in one round trip: every request asks."""
+
+_TOUCH_TOKEN = text(
+    # SKIP LOCKED: the row stays locked until this request commits, and concurrent requests
+    # with the same token must not queue behind it just to record the time of use.
+    "UPDATE api_tokens SET last_used_at = now() WHERE id = "
+    "(SELECT id FROM api_tokens WHERE id = :id FOR UPDATE SKIP LOCKED)"
+)
+
+
+def _roles(memberships: list[str]) -> dict[uuid.UUID, Role]:
+    pairs = (m.split(" ", 1) for m in memberships)
+    return {uuid.UUID(ws): Role(role) for ws, role in pairs}
 
 
 async def authenticate(session: AsyncSession, token: str) -> Actor:
     """The actor behind a bearer token; 401 when it is unknown, expired, revoked or disabled."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("The bearer token is not valid.", code="invalid_token")
-    row = (
-        await session.execute(
-            select(ApiToken, User)
-            .outerjoin(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == hash_token(token))
-        )
-    ).first()
+    row = (await session.execute(_AUTHENTICATE, {"token_hash": hash_token(token)})).first()
     if row is None:
         raise Unauthenticated("The bearer token is not valid.", code="invalid_token")
-    api_token, user = row
     now = datetime.now(UTC)
-    if api_token.revoked_at is not None:
+    if row.revoked_at is not None:
         raise Unauthenticated("The bearer token has been revoked.", code="token_revoked")
-    if api_token.expires_at is not None and api_token.expires_at <= now:
+    if row.expires_at is not None and row.expires_at <= now:
         raise Unauthenticated("The bearer token has expired.", code="token_expired")
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
-        # SKIP LOCKED: the row stays locked until this request commits, and concurrent requests
-        # with the same token must not queue behind it just to record the time of use.
-        unlocked = (
-            select(ApiToken.id)
-            .where(ApiToken.id == api_token.id)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == unlocked).values(last_used_at=func.now())
-        )
-    if user is not None:
-        if not user.is_active:
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        await session.execute(_TOUCH_TOKEN, {"id": row.id})
+    if row.user_id is not None:
+        if not row.is_active:
             raise Unauthenticated("This account is disabled.", code="account_disabled")
         return Actor(
             kind="user",
-            id=str(user.id),
-            name=user.display_name,
-            user_id=user.id,
-            token_id=api_token.id,
-            roles=await _memberships(session, user.id),
+            id=str(row.user_id),
+            name=row.display_name,
+            user_id=row.user_id,
+            token_id=row.id,
+            roles=_roles(row.memberships),
         )
-    assert api_token.workspace_id is not None
-    assert api_token.role is not None
+    assert row.workspace_id is not None
+    assert row.role is not None
     return Actor(
         kind="token",
-        id=str(api_token.id),
-        name=f"service token {api_token.name}",
-        token_id=api_token.id,
-        roles={api_token.workspace_id: Role(api_token.role)},
+        id=str(row.id),
+        name=f"service token {row.name}",
+        token_id=row.id,
+        roles={row.workspace_id: Role(row.role)},
     )
 
 

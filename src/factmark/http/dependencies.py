@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.accounts.service import Actor, authenticate, set_audit_context
 from factmark.errors import Unauthenticated
-from factmark.http import ratelimit
 from factmark.http.requests import request_id_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -65,8 +64,7 @@ async def provide_actor(
         raise Unauthenticated("This endpoint needs a bearer token.", code="unauthenticated")
     settings = state.settings
     try:
-        await ratelimit.hit(
-            state.engine,
+        await state.rate_limiter.hit(
             f"token:{token[:16]}",
             settings.api_rate_limit,
             settings.rate_limit_window_seconds,
