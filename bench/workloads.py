@@ -429,6 +429,16 @@ RETURNING range
 """
 
 
+IDEMPOTENCY_CLAIM = """
+INSERT INTO idempotency_records (actor_key, key, request_hash, method, path)
+VALUES ($1, $2, $3, 'POST', $4)
+ON CONFLICT (actor_key, key) DO UPDATE SET request_hash = $3, method = 'POST', path = $4,
+    status_code = NULL, response_body = NULL, response_headers = NULL, created_at = now()
+WHERE idempotency_records.created_at < now() - interval '24 hours'
+RETURNING key
+"""
+
+
 async def claim_write(ctx: Context) -> Callable[..., Awaitable[None]]:
     """The database side of creating a claim, for a plain asyncpg client: the document, the
     idempotency record, the claim and its span (the audit trigger fires twice), and the stored
@@ -458,6 +468,7 @@ async def claim_write(ctx: Context) -> Callable[..., Awaitable[None]]:
         body = msgspec.json.encode({"spans": [{"start": start, "end": stop}]})
         fingerprint = hashlib.sha256(b"POST /claims\n" + body).digest()
         claim_id, span_id = new_id(), new_id()
+        path = f"{API}/documents/{doc}/claims"
         actor = ACTOR.replace('"bench"}', f'"bench","idempotencyKey":"{key}"}}')
         async with conn.transaction():
             await conn.execute("SELECT set_config('factmark.actor', $1, true)", actor)
@@ -467,20 +478,7 @@ async def claim_write(ctx: Context) -> Callable[..., Awaitable[None]]:
                 doc,
             )
             assert found is not None
-            await conn.execute(
-                "DELETE FROM idempotency_records WHERE actor_key = $1 AND key = $2 "
-                "AND created_at < now() - interval '24 hours'",
-                actor_keys[user],
-                key,
-            )
-            await conn.fetchval(
-                "INSERT INTO idempotency_records (actor_key, key, request_hash, method, path) "
-                "VALUES ($1, $2, $3, 'POST', $4) ON CONFLICT DO NOTHING RETURNING key",
-                actor_keys[user],
-                key,
-                fingerprint,
-                f"{API}/documents/{doc}/claims",
-            )
+            await conn.fetchval(IDEMPOTENCY_CLAIM, actor_keys[user], key, fingerprint, path)
             row = await conn.fetchrow(CLAIM_INSERT, claim_id, ws, doc, exact, start, user_ids[user])
             assert row is not None
             await conn.fetchval(

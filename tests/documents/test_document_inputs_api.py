@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.settings import Settings
@@ -412,3 +413,25 @@ async def test_a_failed_request_does_not_consume_its_idempotency_key(
     assert failed.status_code == 422
     retried = await client.post(URL, json={**ARTICLE, "text": "Now with text."}, headers=headers)
     assert retried.status_code == 201, retried.text
+
+
+async def test_an_idempotency_key_older_than_a_day_is_taken_over_by_a_new_request(
+    client: httpx.AsyncClient, world: World, session: AsyncSession
+) -> None:
+    headers = {**world["editor"].headers, "Idempotency-Key": "yesterday"}
+    first = await client.post(URL, json=ARTICLE, headers=headers)
+    assert first.status_code == 201, first.text
+    await session.execute(
+        text(
+            "UPDATE idempotency_records SET created_at = now() - interval '25 hours' "
+            "WHERE key = 'yesterday'"
+        )
+    )
+    other = {**ARTICLE, "text": "Another day, another text.", "sourceUrl": "https://example.org/3"}
+    second = await client.post(URL, json=other, headers=headers)
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] != first.json()["id"]
+    assert "idempotent-replayed" not in second.headers
+    replay = await client.post(URL, json=other, headers=headers)
+    assert replay.json() == second.json()
+    assert replay.headers.get("idempotent-replayed") == "true"

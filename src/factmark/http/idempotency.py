@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from factmark.http.models import IdempotencyRecord
 T = TypeVar("T")
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+TTL = "24 hours"
 
 
 async def run_idempotent(
@@ -46,13 +47,7 @@ async def run_idempotent(
     fingerprint = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
     ).digest()
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.actor_key == actor.key,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at < func.now() - text("interval '24 hours'"),
-        )
-    )
+    # One statement claims the key: a new record, or one older than 24 hours taken over.
     claimed = await session.execute(
         insert(IdempotencyRecord)
         .values(
@@ -62,7 +57,19 @@ async def run_idempotent(
             method=request.method,
             path=request.url.path,
         )
-        .on_conflict_do_nothing()
+        .on_conflict_do_update(
+            index_elements=[IdempotencyRecord.actor_key, IdempotencyRecord.key],
+            set_={
+                "request_hash": fingerprint,
+                "method": request.method,
+                "path": request.url.path,
+                "status_code": None,
+                "response_body": None,
+                "response_headers": None,
+                "created_at": func.now(),
+            },
+            where=IdempotencyRecord.created_at < func.now() - text(f"interval '{TTL}'"),
+        )
         .returning(IdempotencyRecord.key)
     )
     if claimed.first() is None:
