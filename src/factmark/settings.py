@@ -71,7 +71,7 @@ class Settings:
     seed_on_start: bool = True
     production: bool = False
     """Marks a production deployment: demo users are never created."""
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     audit_signing_key: str | None = None
     """Base64 Ed25519 private key (32 raw bytes) for audit checkpoints; generated in data_dir if unset."""
     sealer_interval_seconds: float = 1.0

@@ -97,6 +97,22 @@ async def get_document(
     return document
 
 
+async def document_workspace(
+    session: AsyncSession, actor: Actor, document_id: uuid.UUID
+) -> uuid.UUID:
+    """The workspace of a document the caller may see (its id alone, not the whole row)."""
+    workspace_id: uuid.UUID | None = await session.scalar(
+        select(Document.workspace_id).where(
+            Document.id == document_id,
+            Document.workspace_id.in_(actor.workspace_ids),
+            Document.deleted_at.is_(None),
+        )
+    )
+    if workspace_id is None:
+        raise NotFound("Document not found.")
+    return workspace_id
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentFilters:
     tags: Sequence[str] = ()

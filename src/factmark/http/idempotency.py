@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 from litestar import Request, Response
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,8 @@ T = TypeVar("T")
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 TTL = "24 hours"
+RECORDS = cast(Table, IdempotencyRecord.__table__)
+"""The table itself: Core statements skip the ORM's bookkeeping on every POST."""
 
 
 async def run_idempotent(
@@ -49,7 +51,7 @@ async def run_idempotent(
     ).digest()
     # One statement claims the key: a new record, or one older than 24 hours taken over.
     claimed = await session.execute(
-        insert(IdempotencyRecord)
+        insert(RECORDS)
         .values(
             actor_key=actor.key,
             key=key,
@@ -58,7 +60,7 @@ async def run_idempotent(
             path=request.url.path,
         )
         .on_conflict_do_update(
-            index_elements=[IdempotencyRecord.actor_key, IdempotencyRecord.key],
+            index_elements=[RECORDS.c.actor_key, RECORDS.c.key],
             set_={
                 "request_hash": fingerprint,
                 "method": request.method,
@@ -68,9 +70,9 @@ async def run_idempotent(
                 "response_headers": None,
                 "created_at": func.now(),
             },
-            where=IdempotencyRecord.created_at < func.now() - text(f"interval '{TTL}'"),
+            where=RECORDS.c.created_at < func.now() - text(f"interval '{TTL}'"),
         )
-        .returning(IdempotencyRecord.key)
+        .returning(RECORDS.c.key)
     )
     if claimed.first() is None:
         record = await session.scalar(
@@ -99,11 +101,8 @@ async def run_idempotent(
         k: v for k, v in response.headers.items() if k.lower() in {"etag", "location"}
     }
     await session.execute(
-        update(IdempotencyRecord)
-        .where(
-            IdempotencyRecord.actor_key == actor.key,
-            IdempotencyRecord.key == key,
-        )
+        update(RECORDS)
+        .where(RECORDS.c.actor_key == actor.key, RECORDS.c.key == key)
         .values(
             status_code=response.status_code,
             response_body=msgspec.json.encode(response.content),

@@ -344,17 +344,17 @@ async def create_claim(
     unit: OffsetUnit,
     values: dict[str, Any],
 ) -> ClaimBundle:
-    from factmark.documents.service import get_document
+    from factmark.documents.service import document_workspace
 
-    document = await get_document(session, actor, document_id)
-    require_role(actor, document.workspace_id, Role.REVIEWER)
+    workspace_id = await document_workspace(session, actor, document_id)
+    require_role(actor, workspace_id, Role.REVIEWER)
     check_clean_strings(values)
-    anchored = anchor(await text_index(session, document.id), spans, unit)
-    await _check_assignee(session, document.workspace_id, values.get("assignee_id"))
+    anchored = anchor(await text_index(session, document_id), spans, unit)
+    await _check_assignee(session, workspace_id, values.get("assignee_id"))
     claimant = values.get("claimant") or {}
     claim = Claim(
-        workspace_id=document.workspace_id,
-        document_id=document.id,
+        workspace_id=workspace_id,
+        document_id=document_id,
         statement=values.get("statement") or _statement_from(anchored),
         claimant_name=claimant.get("name"),
         claimant_role=claimant.get("role"),
