@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
-from bench import workloads
+from bench import audit_chain, workloads
 from bench.dataset import Dataset, load, schema_fingerprint, stored_dataset
 from bench.load import HttpLoad, LoadResult, run_python_loop, run_wrk, wrk_path, wrk_version
 from bench.postgres import BenchDatabase, create_bench_database, drop_database, postgres_server
@@ -36,6 +36,7 @@ WORKLOADS: dict[str, Callable[[workloads.Context], Awaitable[None]]] = {
     "1": workloads.create_claim,
     "5": workloads.export,
     "6": workloads.audit_overhead,
+    "7": audit_chain.audit_chain,
 }
 
 
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument(
-        "--only", help="comma-separated workload numbers to run (default: all: 1,2,3,4,5,6)"
+        "--only", help="comma-separated workload numbers to run (default: all: 1,2,3,4,5,6,7)"
     )
     parser.add_argument(
         "--audit-load", action="store_true", help="load the data with the audit triggers on"
@@ -212,7 +213,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
     started = time.perf_counter()
     work_dir = Path(tempfile.mkdtemp(prefix="factmark-bench-run-"))
     loader_label, make_loader = await _http_loader(args, scale, work_dir)
-    selected = [w.strip() for w in (args.only or "1,2,3,4,5,6").split(",") if w.strip()]
+    selected = [w.strip() for w in (args.only or ",".join(WORKLOADS)).split(",") if w.strip()]
     report = workloads.Report()
     failures = 0
     with postgres_server(args.database_url, args.pgdata) as (admin_url, embedded):

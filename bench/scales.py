@@ -25,6 +25,8 @@ class Scale:
     calibration_duration: float
     users: int
     """Reviewers with their own token; requests rotate over them as a review desk would."""
+    audit_events: int
+    """Audit events sealed and verified by workload 7 (in a scratch database)."""
 
     @property
     def max_page(self) -> int:
@@ -45,6 +47,7 @@ SCALES: dict[str, Scale] = {
         worker_candidates=(1, 2, 3),
         calibration_duration=6.0,
         users=32,
+        audit_events=1_000_000,
     ),
     "small": Scale(
         name="small",
@@ -59,6 +62,7 @@ SCALES: dict[str, Scale] = {
         worker_candidates=(1, 2, 3),
         calibration_duration=5.0,
         users=32,
+        audit_events=50_000,
     ),
     "smoke": Scale(
         name="smoke",
@@ -73,5 +77,6 @@ SCALES: dict[str, Scale] = {
         worker_candidates=(1,),
         calibration_duration=0.25,
         users=3,
+        audit_events=300,
     ),
 }

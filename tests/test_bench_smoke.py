@@ -52,15 +52,20 @@ def smoke_run(database_urls: DatabaseUrls, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.slow
-def test_smoke_run_measures_all_six_workloads_without_failures(smoke_run: dict) -> None:
+def test_smoke_run_measures_all_seven_workloads_without_failures(smoke_run: dict) -> None:
     assert smoke_run["failures"] == 0
     numbers = sorted({o["workload"].split(".")[0] for o in smoke_run["outcomes"]})
-    assert numbers == ["1", "2", "3", "4", "5", "6"]
+    assert numbers == ["1", "2", "3", "4", "5", "6", "7"]
     audit = {o["workload"] for o in smoke_run["outcomes"] if o["workload"].startswith("6.")}
     assert audit == {
         "6. audit trigger overhead: claim creation",
         "6. audit trigger overhead: one-row writes (worst case)",
     }
+    chain = {o["workload"]: o for o in smoke_run["outcomes"] if o["workload"].startswith("7.")}
+    sealing = chain["7. audit sealing and verification: sealing"]
+    assert sealing["figure"].startswith("sealed 303 of 303 events")  # 300 comments + 3 rows
+    assert sealing["met"] is True
+    assert "ok=True" in chain["7. audit sealing and verification: verification"]["figure"]
     assert all(not o["figure"].startswith("failed") for o in smoke_run["outcomes"])
 
 
