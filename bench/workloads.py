@@ -234,7 +234,8 @@ def _ratio(api: LoadResult, base: LoadResult) -> float:
 
 
 async def review_read(ctx: Context) -> None:
-    from factmark.annotations.service.claims import document_annotations
+    from factmark.annotations.service.review import review_screen
+    from factmark.annotations.spans import OffsetUnit
 
     name = "2. review screen"
     doc = ctx.dataset.review_document_id
@@ -247,12 +248,11 @@ async def review_read(ctx: Context) -> None:
         raise RuntimeError(f"the review document has {claims} claims, not the expected number")
     statements, _ = await capture_sql(
         ctx.database.app_url,
-        lambda s: document_annotations(s, ctx.actor, uuid.UUID(doc)),
+        lambda s: review_screen(s, ctx.actor, uuid.UUID(doc), OffsetUnit.CODEPOINT),
     )
+    queries = f"{len(statements)} {'query' if len(statements) == 1 else 'queries'}"
     api = await ctx.api(name, "API GET /documents/{id}/annotations", review_load(ctx))
-    base = await ctx.baseline(
-        name, f"asyncpg: the service's {len(statements)} queries", replay(statements)
-    )
+    base = await ctx.baseline(name, f"asyncpg: the service's {queries}", replay(statements))
     ratio = _ratio(api, base)
     ctx.report.outcomes.append(
         Outcome(

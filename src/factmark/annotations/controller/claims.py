@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factmark.accounts import service as accounts
 from factmark.accounts.service import Actor, set_change_reason
-from factmark.annotations.controller.representations import annotated_claim_out, claim_out
+from factmark.annotations.controller.representations import claim_out
 from factmark.annotations.schemas import (
     Claim,
     ClaimCreate,
@@ -25,6 +26,7 @@ from factmark.annotations.schemas import (
     DocumentAnnotations,
 )
 from factmark.annotations.service import claims as service
+from factmark.annotations.service import review
 from factmark.annotations.spans import OffsetUnit
 from factmark.errors import Invalid
 from factmark.http.concurrency import etag, parse_if_match
@@ -84,7 +86,14 @@ class DocumentClaimsController(Controller):
             "current (approved) verdict and counts of verdicts, evidence and comments. A fixed "
             "number of database queries whatever the number of claims. Viewer."
         ),
-        responses=problems(404, 422),
+        responses={
+            200: ResponseSpec(
+                data_container=DocumentAnnotations,
+                description="Request fulfilled, document follows",
+                generate_examples=False,
+            ),
+            **problems(404, 422),
+        },
     )
     async def annotations(
         self,
@@ -92,17 +101,10 @@ class DocumentClaimsController(Controller):
         actor: NamedDependency[Actor],
         documentId: FromPath[uuid.UUID],  # noqa: N803 - camelCase path parameter
         offset_unit: Unit = OffsetUnit.CODEPOINT,
-    ) -> DocumentAnnotations:
-        document, bundles = await service.document_annotations(db_session, actor, documentId)
-        return DocumentAnnotations(
-            document_id=document.id,
-            document_version=document.version,
-            length=document.length_utf16
-            if offset_unit is OffsetUnit.UTF16
-            else document.length_codepoints,
-            offset_unit=offset_unit,
-            claims=[annotated_claim_out(b, offset_unit) for b in bundles],
-        )
+    ) -> Response[bytes]:
+        # The body of DocumentAnnotations, rendered by PostgreSQL (see service/review.py).
+        body = await review.review_screen(db_session, actor, documentId, offset_unit)
+        return Response(body, media_type=MediaType.JSON)
 
     @get(
         "/claims",

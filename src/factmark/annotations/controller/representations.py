@@ -6,11 +6,9 @@ from typing import Any
 
 from factmark.annotations import models
 from factmark.annotations.schemas import (
-    AnnotatedClaim,
     Checkworthiness,
     Claim,
     Claimant,
-    ClaimCounts,
     ClaimStatus,
     Comment,
     Correction,
@@ -130,14 +128,6 @@ def claim_out(b: ClaimBundle, unit: OffsetUnit = OffsetUnit.CODEPOINT) -> Claim:
         claim.verdicts = [verdict_out(v, r) for v, r in b.history.verdicts]
         claim.evidence = [evidence_out(e, unit) for e in b.history.evidence]
     return claim
-
-
-def annotated_claim_out(b: ClaimBundle, unit: OffsetUnit) -> AnnotatedClaim:
-    verdicts, evidence, comments = b.counts
-    return AnnotatedClaim(
-        **_claim_fields(b, unit),  # type: ignore[arg-type]
-        counts=ClaimCounts(verdicts=verdicts, evidence=evidence, comments=comments),
-    )
 
 
 def evidence_out(row: models.Evidence, unit: OffsetUnit = OffsetUnit.CODEPOINT) -> Evidence:

@@ -1,5 +1,5 @@
-"""Claims: creation on spans, edits, the status workflow, soft delete and restore, lists, and
-the review screen's one-shot read."""
+"""Claims: creation on spans, edits, the status workflow, soft delete and restore, and lists
+(the review screen's read is in ``review``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from factmark.accounts.service import Actor, require_role
 from factmark.annotations.models import (
     Claim,
     ClaimSpan,
-    Comment,
     Correction,
     Evidence,
     Rating,
@@ -58,7 +57,6 @@ class ClaimBundle:
     verdict: Verdict | None = None
     rating: Rating | None = None
     corrections: list[Correction] = field(default_factory=list)
-    counts: tuple[int, int, int] = (0, 0, 0)
     history: HistoricalExtras | None = None
     """On as-of reads: every verdict (with its rating) and piece of evidence at that time."""
 
@@ -77,10 +75,8 @@ def _among(column: Any, ids: Sequence[uuid.UUID]) -> Any:
     return column == any_(literal(list(ids), type_=ARRAY(PG_UUID(as_uuid=True))))
 
 
-async def bundle(
-    session: AsyncSession, claims: Sequence[Claim], *, with_counts: bool = False
-) -> list[ClaimBundle]:
-    """Spans, current verdicts, corrections (and counts) of many claims: 3 to 4 queries."""
+async def bundle(session: AsyncSession, claims: Sequence[Claim]) -> list[ClaimBundle]:
+    """Spans, current verdicts and corrections of many claims: 2 to 3 queries."""
     bundles = {c.id: ClaimBundle(claim=c) for c in claims}
     if not bundles:
         return []
@@ -109,23 +105,6 @@ async def bundle(
     )
     for correction in corrections:
         bundles[correction.claim_id].corrections.append(correction)
-    if with_counts:
-        counts = await session.execute(
-            select(
-                Claim.id,
-                select(func.count())
-                .where(Verdict.claim_id == Claim.id, Verdict.deleted_at.is_(None))
-                .scalar_subquery(),
-                select(func.count())
-                .where(Evidence.claim_id == Claim.id, Evidence.deleted_at.is_(None))
-                .scalar_subquery(),
-                select(func.count())
-                .where(Comment.claim_id == Claim.id, Comment.deleted_at.is_(None))
-                .scalar_subquery(),
-            ).where(_among(Claim.id, ids))
-        )
-        for claim_id, n_verdicts, n_evidence, n_comments in counts:
-            bundles[claim_id].counts = (n_verdicts, n_evidence, n_comments)
     return [bundles[c.id] for c in claims]
 
 
@@ -161,23 +140,6 @@ async def claim_as_of(
         corrections=corrections,
         history=HistoricalExtras(verdicts=rated, evidence=evidence),
     )
-
-
-async def document_annotations(
-    session: AsyncSession, actor: Actor, document_id: uuid.UUID
-) -> tuple[Document, list[ClaimBundle]]:
-    """The review screen: a document's claims ordered by position, with counts."""
-    from factmark.documents.service import get_document
-
-    document = await get_document(session, actor, document_id)
-    claims = (
-        await session.scalars(
-            select(Claim)
-            .where(Claim.document_id == document.id, Claim.deleted_at.is_(None))
-            .order_by(Claim.first_offset, Claim.id)
-        )
-    ).all()
-    return document, await bundle(session, claims, with_counts=True)
 
 
 async def document_claims(
