@@ -769,6 +769,7 @@ SCRATCH_UPDATE = (
 )
 
 
+AUDIT_OVERHEAD = "6. audit trigger overhead"
 CLAIM_WRITE_TABLES = ("claims", "claim_spans")
 """The audited tables a claim creation writes to: its triggers are switched for workload 6."""
 
@@ -812,6 +813,22 @@ def _overhead_outcome(runs: dict[bool, tuple[LoadResult, CpuUse]]) -> str:
     )
 
 
+def _report_overhead(
+    ctx: Context,
+    writes: str,
+    runs: dict[bool, tuple[LoadResult, CpuUse]],
+    target: str,
+    met: bool | None,
+) -> None:
+    for enabled in (False, True):
+        result, used = runs[enabled]
+        side = f"asyncpg {writes}, audit trigger {'enabled' if enabled else 'disabled'}"
+        ctx.report.measure(AUDIT_OVERHEAD, side, result, used, api=False)
+    ctx.report.outcomes.append(
+        Outcome(f"{AUDIT_OVERHEAD}: {writes}", _overhead_outcome(runs), target, met)
+    )
+
+
 def _slower(runs: dict[bool, tuple[LoadResult, CpuUse]]) -> float:
     with_t, without = runs[True][0], runs[False][0]
     return without.rate / with_t.rate - 1 if with_t.rate else 0.0
@@ -821,22 +838,10 @@ async def audit_overhead(ctx: Context) -> None:
     """Write throughput with and without the audit triggers, at the database (asyncpg, no API
     in the way): the claim-creation transaction of workload 1 (the target), and a one-row
     write on a scratch table (the worst case: the trigger's cost against the cheapest write)."""
-    name = "6. audit trigger overhead"
     write = await claim_write(ctx)
     runs = await _with_and_without(ctx, CLAIM_WRITE_TABLES, write)
     await remove_created_claims(ctx)
-    for enabled, label in ((False, "disabled"), (True, "enabled")):
-        result, used = runs[enabled]
-        side = f"asyncpg claim creation, audit triggers {label}"
-        ctx.report.measure(name, side, result, used, api=False)
-    ctx.report.outcomes.append(
-        Outcome(
-            name + ": claim creation",
-            _overhead_outcome(runs),
-            "<= 30% slower",
-            _slower(runs) <= 0.30,
-        )
-    )
+    _report_overhead(ctx, "claim creation", runs, "<= 30% slower", _slower(runs) <= 0.30)
 
     ws = uuid.UUID(ctx.dataset.workspace_id)
     doc = uuid.UUID(ctx.dataset.write_documents[0][0])
@@ -881,18 +886,7 @@ async def audit_overhead(ctx: Context) -> None:
         await owner.execute(f"DROP TABLE {SCRATCH}")
     finally:
         await owner.close()
-    for enabled, label in ((False, "disabled"), (True, "enabled")):
-        result, used = scratch[enabled]
-        side = f"asyncpg one-row writes, audit trigger {label}"
-        ctx.report.measure(name, side, result, used, api=False)
-    ctx.report.outcomes.append(
-        Outcome(
-            name + ": one-row writes (worst case)",
-            _overhead_outcome(scratch),
-            "reported",
-            None,
-        )
-    )
+    _report_overhead(ctx, "one-row writes (worst case)", scratch, "reported", None)
 
 
 def _merge(results: list[LoadResult]) -> LoadResult:
