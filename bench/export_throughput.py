@@ -8,27 +8,35 @@ measures, best of ``--repeat`` runs:
 
 - ``COPY claim rows``: ``COPY (SELECT row_to_json(c) FROM claims c ...) TO STDOUT``, the claim
   rows alone as JSON: the cheapest possible dump, without spans, verdicts or evidence;
-- ``COPY records``: ``COPY`` of the export's own record query (json_build_object and lateral
-  subqueries), the same records as the export sends, in one statement;
+- ``COPY records``: ``COPY`` of the export's own query (``queries.full_export(queries.RECORD)``,
+  the statement the export's cursor reads, with the values its reader binds written in), in
+  CSV mode so that each line is a record as the export sends it: the same records, byte for
+  byte (checked: the digest of COPY's output and of the export's records must match);
 - ``Python-built records``: plain rows (claims, then spans, evidence, corrections and
   reviewers per batch of 1000) assembled into the same records with msgspec: the design the
   export did not take;
 - ``export (service)``: the export's own reader and NDJSON writer, in process;
 - ``export (HTTP)``: ``GET .../exports/claims?format=ndjson`` from the API served by uvicorn
   (one worker, production settings), read by a streaming client; with the server's RSS.
+
+Each row also gives PostgreSQL's CPU per row (all its processes, read from ``/proc``).
+Workload 5 of ``python -m bench`` builds its ``COPY`` baseline with the same functions.
 """
 
-# ruff: noqa: S608 - every SQL text here is built from constants of this file
+# ruff: noqa: S608 - every SQL text here is built from constants, or from the export's own SQL
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -37,9 +45,10 @@ from typing import Any
 import asyncpg
 import httpx
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.postgres import BenchDatabase, create_bench_database, drop_database, postgres_server
-from bench.server import ApiServer, RssSampler
+from bench.server import ApiServer, RssSampler, postgres_cpu, postmaster_of
 from factmark.db import create_engine, create_sessionmaker
 from factmark.exports import formats, service
 from factmark.exports import schemas as s
@@ -47,6 +56,7 @@ from factmark.exports.service import queries
 
 WS = uuid.UUID("00000000-0000-7000-8000-0000000000e1")
 ACTOR = '{"kind":"system","id":"bench","name":"bench"}'
+BASE_URL = "http://bench"
 TABLES = ("workspaces", "users", "ratings", "documents", "claims", "claim_spans", "verdicts")
 TABLES += ("evidence", "corrections", "memberships", "api_tokens")
 
@@ -114,32 +124,56 @@ FROM claims c WHERE c.workspace_id = '{WS}' AND right(c.id::text, 1) = '7';
 COPY_CLAIM_ROWS = f"""SELECT row_to_json(c) FROM claims c
 WHERE c.workspace_id = '{WS}' AND c.status = 'verified' AND c.deleted_at IS NULL"""
 
-# The export's own record query, with its parameters written in, for COPY (which takes none).
-_ARGS = {
-    1: f"'{WS}'::uuid",
-    2: "'{verified}'::text[]",
-    **dict.fromkeys(range(3, 9), "NULL"),
-    9: "'https://bench.example.org/claims/{id}'::text",
-    10: "'http://bench'::text",
-    11: "5::numeric",
-    12: "1::numeric",
-    13: "'-infinity'::timestamptz",
-    14: "'00000000-0000-0000-0000-000000000000'::uuid",
-    15: "NULL",
-}
+# --- COPY of the export's own records (shared with workload 5 of bench/workloads.py) ---------
+
+COPY_OPTIONS: dict[str, str] = {"format": "csv", "delimiter": "\x02", "quote": "\x01"}
+"""COPY's CSV format with a delimiter and a quote character that JSON text never holds raw
+(PostgreSQL escapes control characters in JSON strings), so no field is quoted or escaped and
+each line is a record exactly as the export sends it. COPY's text format would double every
+backslash of the JSON's own escapes."""
 
 
-def _with_literals(sql: str) -> str:
-    for number in sorted(_ARGS, reverse=True):
-        sql = sql.replace(f"${number}", _ARGS[number])
-    return sql
+def sql_literal(value: Any) -> str:
+    """``value`` as a SQL literal: the parameter types of the export's queries only (each use
+    of a parameter there carries its type, or compares with a column of that type)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return f"'{value}'"
+    if isinstance(value, list | tuple):
+        items = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in value)
+        return sql_literal("{" + ",".join(f'"{item}"' for item in items) + "}")
+    if isinstance(value, datetime):
+        return sql_literal(value.isoformat())
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-COPY_RECORDS = _with_literals(
-    queries.FULL_BATCH.replace(
-        f"convert_to({queries.RECORD}::text, 'UTF8')", f"{queries.RECORD}::text"
-    )
-).replace("SELECT c.id, c.updated_at,", "SELECT", 1)
+def with_literals(sql: str, args: tuple[Any, ...]) -> str:
+    """``sql`` with ``$1``, ``$2``, ... replaced by ``args`` as literals, for COPY (which takes
+    no parameters); replaced in one pass, so a value that reads like a parameter stays as is."""
+    return re.sub(r"\$(\d+)", lambda m: sql_literal(args[int(m[1]) - 1]), sql)
+
+
+async def records_copy_query(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace_id: uuid.UUID,
+    filters: service.ExportFilters,
+    base_url: str,
+) -> str:
+    """The query for ``COPY (...) TO STDOUT``: the records of a full export with these
+    filters, built by the export's own SQL (``queries.full_export(queries.RECORD)``: the query
+    the export's cursor reads, returning the JSON text instead of its bytes) with the values
+    the export's reader binds to it written in as literals."""
+    async with sessionmaker() as session:
+        start = await service.start_export(
+            session, workspace_id, filters, since=None, base_url=base_url
+        )
+    async with service.open_reader(sessionmaker, start) as reader:
+        args = reader.query_args
+    return with_literals(queries.full_export(queries.RECORD), args)
+
 
 # The design not taken: plain rows, assembled into the same records by msgspec in Python.
 FLAT = f"""SELECT c.id, c.updated_at, c.statement, c.status, c.claimant_name, c.claimant_role,
@@ -278,27 +312,45 @@ async def populate(owner_dsn: str, claims: int) -> None:
         await conn.close()
 
 
-async def copy_rows(dsn: str, query: str) -> tuple[int, int]:
-    lines = size = 0
+class Output:
+    """What a run read: rows, bytes and a digest of the records' bytes (empty when the run's
+    records are not comparable with the export's)."""
+
+    def __init__(self, *, digest: bool = True) -> None:
+        self.lines = 0
+        self.size = 0
+        self._hash = hashlib.blake2b() if digest else None
+
+    def add(self, chunk: bytes) -> None:
+        self.lines += chunk.count(b"\n")
+        self.size += len(chunk)
+        if self._hash is not None:
+            self._hash.update(chunk)
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest() if self._hash is not None else ""
+
+
+async def copy_rows(dsn: str, query: str, **options: str) -> Output:
+    output = Output()
 
     async def sink(chunk: bytes) -> None:
-        nonlocal lines, size
-        lines += chunk.count(b"\n")
-        size += len(chunk)
+        output.add(chunk)
 
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.copy_from_query(query, output=sink)
+        await conn.copy_from_query(query, output=sink, **options)
     finally:
         await conn.close()
-    return lines, size
+    return output
 
 
-async def python_built_records(dsn: str) -> tuple[int, int]:
+async def python_built_records(dsn: str) -> Output:
     """The design not taken: rows from PostgreSQL, records built and encoded by msgspec."""
     encoder = msgspec.json.Encoder()
     conn = await asyncpg.connect(dsn)
-    lines = size = 0
+    output = Output(digest=False)  # msgspec writes JSON without PostgreSQL's spaces
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             last: tuple[Any, Any] = (datetime(1, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
@@ -306,37 +358,34 @@ async def python_built_records(dsn: str) -> tuple[int, int]:
                 ids = [r[0] for r in rows]
                 children = [await conn.fetch(q, ids) for q in (SPANS, EVIDENCE, CORRECTIONS)]
                 children.append(await conn.fetch(REVIEWERS, ids))
-                chunk = encoder.encode_lines(_assemble(rows, children))
-                lines += len(rows)
-                size += len(chunk)
+                output.add(encoder.encode_lines(_assemble(rows, children)))
                 last = (rows[-1][1], rows[-1][0])
     finally:
         await conn.close()
-    return lines, size
+    return output
 
 
-async def service_export(app_url: str) -> tuple[int, int]:
-    engine = create_engine(app_url, pool_size=2)
-    sessionmaker = create_sessionmaker(engine)
-    lines = size = 0
-    try:
-        async with sessionmaker() as session:
-            start = await service.start_export(
-                session, WS, service.ExportFilters(), since=None, base_url="http://bench"
-            )
-        chunks: AsyncIterator[bytes] = formats.stream_export(
-            sessionmaker, start, formats.ExportFormat.NDJSON
+async def service_export(sessionmaker: async_sessionmaker[AsyncSession]) -> Output:
+    """The export's reader and NDJSON writer in process; the records without the trailer line
+    (the writer's last chunk)."""
+    output = Output()
+    async with sessionmaker() as session:
+        start = await service.start_export(
+            session, WS, service.ExportFilters(), since=None, base_url=BASE_URL
         )
-        async for chunk in chunks:
-            lines += chunk.count(b"\n")
-            size += len(chunk)
-    finally:
-        await engine.dispose()
-    return lines - 1, size
+    chunks: AsyncIterator[bytes] = formats.stream_export(
+        sessionmaker, start, formats.ExportFormat.NDJSON
+    )
+    previous: bytes | None = None
+    async for chunk in chunks:
+        if previous is not None:
+            output.add(previous)
+        previous = chunk
+    return output
 
 
-async def http_export(server: ApiServer, token: str) -> tuple[int, int]:
-    lines = size = 0
+async def http_export(server: ApiServer, token: str) -> Output:
+    output = Output(digest=False)  # chunks as the socket gives them: the trailer is not apart
     headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
     async with (
         httpx.AsyncClient(base_url=server.base_url, timeout=600) as client,
@@ -346,9 +395,9 @@ async def http_export(server: ApiServer, token: str) -> tuple[int, int]:
     ):
         response.raise_for_status()
         async for chunk in response.aiter_raw():
-            lines += chunk.count(b"\n")
-            size += len(chunk)
-    return lines - 1, size
+            output.add(chunk)
+    output.lines -= 1  # the trailer
+    return output
 
 
 async def service_token(owner_dsn: str) -> str:
@@ -370,16 +419,30 @@ async def service_token(owner_dsn: str) -> str:
     return token
 
 
+@dataclass(frozen=True, slots=True)
+class Best:
+    seconds: float
+    output: Output
+    postgres_cpu: float | None
+    """PostgreSQL's CPU seconds during that run (None when the server is not on this host)."""
+
+
 async def best_of(
-    repeat: int, run: Callable[[], Awaitable[tuple[int, int]]]
-) -> tuple[float, int, int]:
-    best = float("inf")
-    rows = size = 0
+    repeat: int, postmaster: int | None, run: Callable[[], Awaitable[Output]]
+) -> Best:
+    best: Best | None = None
     for _ in range(repeat):
+        cpu_before = postgres_cpu(postmaster) if postmaster else None
         started = time.perf_counter()
-        rows, size = await run()
-        best = min(best, time.perf_counter() - started)
-    return best, rows, size
+        output = await run()
+        seconds = time.perf_counter() - started
+        cpu = (
+            postgres_cpu(postmaster) - cpu_before if postmaster and cpu_before is not None else None
+        )
+        if best is None or seconds < best.seconds:
+            best = Best(seconds, output, cpu)
+    assert best is not None
+    return best
 
 
 async def measure(database: BenchDatabase, claims: int, repeat: int, data_dir: Path) -> None:
@@ -387,31 +450,80 @@ async def measure(database: BenchDatabase, claims: int, repeat: int, data_dir: P
     started = time.perf_counter()
     await populate(database.owner_dsn, claims)
     log(f"loaded in {time.perf_counter() - started:.1f} s\n")
-    log("| what | rows | MB | seconds | rows/s |")
-    log("|---|---:|---:|---:|---:|")
-    results: dict[str, float] = {}
+    postmaster = await _postmaster(database.owner_dsn)
+    log("| what | rows | MB | seconds | rows/s | PostgreSQL CPU µs/row |")
+    log("|---|---:|---:|---:|---:|---:|")
+    results: dict[str, Best] = {}
 
-    def row(name: str, seconds: float, rows: int, size: int) -> None:
-        results[name] = rows / seconds
-        log(f"| {name} | {rows:,} | {size / 1e6:,.0f} | {seconds:.2f} | {rows / seconds:,.0f} |")
+    def row(name: str, best: Best) -> None:
+        results[name] = best
+        rows = best.output.lines
+        cpu = f"{1e6 * best.postgres_cpu / rows:.1f}" if best.postgres_cpu is not None else "-"
+        log(
+            f"| {name} | {rows:,} | {best.output.size / 1e6:,.0f} | {best.seconds:.2f} | "
+            f"{rows / best.seconds:,.0f} | {cpu} |"
+        )
 
     dsn = database.app_dsn
-    row("COPY claim rows", *await best_of(repeat, lambda: copy_rows(dsn, COPY_CLAIM_ROWS)))
-    row("COPY records", *await best_of(repeat, lambda: copy_rows(dsn, COPY_RECORDS)))
-    row("Python-built records", *await best_of(repeat, lambda: python_built_records(dsn)))
-    row("export (service)", *await best_of(repeat, lambda: service_export(database.app_url)))
+    engine = create_engine(database.app_url, pool_size=2)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        copy_records = await records_copy_query(sessionmaker, WS, service.ExportFilters(), BASE_URL)
+        row(
+            "COPY claim rows",
+            await best_of(repeat, postmaster, lambda: copy_rows(dsn, COPY_CLAIM_ROWS)),
+        )
+        row(
+            "COPY records",
+            await best_of(repeat, postmaster, lambda: copy_rows(dsn, copy_records, **COPY_OPTIONS)),
+        )
+        row(
+            "Python-built records",
+            await best_of(repeat, postmaster, lambda: python_built_records(dsn)),
+        )
+        row(
+            "export (service)",
+            await best_of(repeat, postmaster, lambda: service_export(sessionmaker)),
+        )
+    finally:
+        await engine.dispose()
     token = await service_token(database.owner_dsn)
     with ApiServer(database, data_dir, workers=1) as server:
         pids = server.worker_pids()
         with RssSampler(pids) as sampler:
             before = sampler.sample()[0]
-            row("export (HTTP)", *await best_of(repeat, lambda: http_export(server, token)))
-    http = results["export (HTTP)"]
+            row(
+                "export (HTTP)",
+                await best_of(repeat, postmaster, lambda: http_export(server, token)),
+            )
+    copied, exported = results["COPY records"].output, results["export (service)"].output
+    same = (copied.lines, copied.size, copied.digest) == (
+        exported.lines,
+        exported.size,
+        exported.digest,
+    )
     log(
-        f"\nHTTP export: {http / results['COPY records']:.0%} of COPY of the same records, "
-        f"{http / results['COPY claim rows']:.0%} of COPY of the bare claim rows; "
+        "\nCOPY records and the export's records (without its trailer line) are "
+        + ("byte for byte the same" if same else "NOT the same: the comparison is void")
+    )
+
+    def rate(name: str) -> float:
+        return results[name].output.lines / results[name].seconds
+
+    http = rate("export (HTTP)")
+    log(
+        f"HTTP export: {http / rate('COPY records'):.0%} of COPY of the same records, "
+        f"{http / rate('COPY claim rows'):.0%} of COPY of the bare claim rows; "
         f"server RSS {before / 2**20:.0f} MB before, {sampler.peak_process / 2**20:.0f} MB peak"
     )
+
+
+async def _postmaster(owner_dsn: str) -> int | None:
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        return postmaster_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+    finally:
+        await conn.close()
 
 
 def main() -> int:

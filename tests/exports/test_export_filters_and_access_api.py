@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -97,6 +97,41 @@ async def test_verified_since_and_updated_since(
     assert await ids(client, headers, verifiedSince=since) == {s["b"], s["c"]}
     assert await ids(client, headers, updatedSince="2030-01-01T00:00:00Z") == set()
     assert await ids(client, headers, updatedSince=since) == {s["b"], s["c"]}
+
+
+async def test_filters_on_the_claims_own_columns_keep_every_match_in_update_order(
+    client: httpx.AsyncClient, world: World, desk: Desk
+) -> None:
+    """Behind verifiedSince, tag, claimant or documentId filters the export starts reading at
+    the earliest update among the claims that pass them: every match still comes out, in
+    update order, including one updated before it was verified (as imported rows can be)."""
+    doc = await desk.document()
+    a = await desk.claim(doc, tags=["jobs"])
+    await desk.verdict(a, "false")
+    b = await desk.claim(doc, "The budget deficit", tags=["budget"], claimant="Bob Treasurer")
+    await desk.verdict(b, "true")
+    c = await desk.claim(doc, "part-time work", tags=["jobs"])
+    await desk.verdict(c, "misleading")
+    await desk.touch(a)  # verified first, updated last
+    await desk.touch(c, at=a.created_at - timedelta(days=1))  # updated before it was verified
+    await desk.session.commit()
+    headers = world["viewer"].headers
+
+    async def order(**params: Any) -> list[str]:
+        response = await client.get(export_url(format="ndjson", **params), headers=headers)
+        assert response.status_code == 200, response.text
+        items, trailer = ndjson(response.content)
+        assert trailer["records"] == len(items)
+        return [item["id"] for item in items]
+
+    assert b.verified_at is not None
+    since = b.verified_at.isoformat().replace("+00:00", "Z")
+    assert await order() == [str(c.id), str(b.id), str(a.id)]
+    assert await order(verifiedSince=since) == [str(c.id), str(b.id)]
+    assert await order(tag="jobs") == [str(c.id), str(a.id)]
+    assert await order(claimant="bob treasurer") == [str(b.id)]
+    assert await order(documentId=str(doc.id), verifiedSince=since, tag="jobs") == [str(c.id)]
+    assert await order(verifiedSince="2030-01-01T00:00:00Z") == []
 
 
 async def test_viewer_and_viewer_service_token_can_export(

@@ -62,20 +62,29 @@ class IdList:
 # --- json and ndjson ------------------------------------------------------------------------
 
 
+# A batch is about 2 MB of records: each is joined once, in place (the separators go in the
+# join rather than being added to its result, which would copy the batch again).
+
+
 async def write_ndjson(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     async for batch in reader.batches():
         if batch:
-            yield b"\n".join(map(json_of, batch)) + b"\n"
+            lines = list(map(json_of, batch))
+            lines.append(b"")  # the last record's newline
+            yield b"\n".join(lines)
     yield encoder.encode(trailer(reader, reader.records, reader.tombstones)) + b"\n"
 
 
 async def write_json(reader: ExportReader) -> AsyncGenerator[bytes, None]:
     yield b'{"items":['
-    separator = b""
+    first = True
     async for batch in reader.batches():
         if batch:
-            yield separator + b",".join(map(json_of, batch))
-            separator = b","
+            items = list(map(json_of, batch))
+            if not first:
+                items.insert(0, b"")  # the comma after the previous batch's last item
+            first = False
+            yield b",".join(items)
     yield b"]" + closing_fields(trailer(reader, reader.records, reader.tombstones))
 
 

@@ -7,9 +7,11 @@ How an export reads
     flight at that moment (so every event at or below ``seq`` is committed or gone for good).
     ``open_reader`` then opens its own session (the request's session is closed once the
     response starts) in one REPEATABLE READ, READ ONLY transaction and yields claims in batches
-    of ``BATCH_SIZE``, read by keyset on (updated_at, id): one query per batch, which returns
-    each record as JSON built by PostgreSQL (spans, verdict, evidence, corrections and
-    reviewers through lateral subqueries: no N+1). The next batch is requested while the
+    of ``BATCH_SIZE`` in (updated_at, id) order, fetched from one server-side cursor: a single
+    query, planned once for a fast start, which returns each record as JSON built by
+    PostgreSQL (spans, verdict, evidence, corrections and reviewers through lateral
+    subqueries: no N+1). PostgreSQL does the work of one ``COPY`` of the same query, which is
+    what the benchmark compares the export with. The next batch is requested while the
     previous one is sent. Memory stays flat and the first batch leaves before the last is read.
 
     Why PostgreSQL builds the JSON: measured with ``python -m bench.export_throughput``, the

@@ -57,8 +57,11 @@ RECORD = f"""json_build_object(
     'createdAt', {_time("c.created_at")},
     'updatedAt', {_time("c.updated_at")})"""
 
-# The parts of a record kept in other tables, for matching claims only (one-time filters).
-_RECORD_JOINS = f"""
+
+def _record_joins(gate: str) -> str:
+    """The parts of a record kept in other tables, each read by index for one claim.
+    ``gate`` ("" or "m.matches AND ") skips them for claims that only get a tombstone."""
+    return f"""
 LEFT JOIN ratings r ON r.id = v.rating_id
 LEFT JOIN users au ON au.id = v.approved_by
 LEFT JOIN LATERAL (
@@ -68,7 +71,7 @@ LEFT JOIN LATERAL (
         'quote', json_build_object('type', 'TextQuoteSelector',
                                    'exact', x.exact, 'prefix', x.prefix, 'suffix', x.suffix)
     ) ORDER BY x.ordinal) AS items
-    FROM claim_spans x WHERE m.matches AND x.claim_id = c.id) sp ON true
+    FROM claim_spans x WHERE {gate}x.claim_id = c.id) sp ON true
 LEFT JOIN LATERAL (
     SELECT json_agg(json_build_object('date', {_time("k.created_at")}, 'note', k.note,
         'previousRating', json_build_object('key', k.previous_rating_key, 'label', pr.label),
@@ -77,44 +80,71 @@ LEFT JOIN LATERAL (
     FROM corrections k
     LEFT JOIN ratings pr ON pr.workspace_id = k.workspace_id AND pr.key = k.previous_rating_key
     LEFT JOIN ratings nr ON nr.workspace_id = k.workspace_id AND nr.key = k.new_rating_key
-    WHERE m.matches AND k.claim_id = c.id) co ON true
+    WHERE {gate}k.claim_id = c.id) co ON true
 LEFT JOIN LATERAL (
     SELECT json_agg(json_build_object('stance', e.stance,
         'url', coalesce(e.source_url, sd.source_url), 'title', e.title,
         'publisher', e.publisher, 'quote', e.quote, 'sourceDocumentId', e.source_document_id
     ) ORDER BY e.created_at, e.id) AS items
     FROM evidence e LEFT JOIN documents sd ON sd.id = e.source_document_id
-    WHERE m.matches AND e.claim_id = c.id AND e.deleted_at IS NULL) ev ON true
+    WHERE {gate}e.claim_id = c.id AND e.deleted_at IS NULL) ev ON true
 LEFT JOIN LATERAL (
     SELECT json_agg(n.name ORDER BY lower(n.name), n.name) AS names
     FROM (SELECT DISTINCT u.display_name AS name FROM verdicts w
           JOIN users u ON u.id = w.created_by
-          WHERE m.matches AND w.claim_id = c.id AND w.deleted_at IS NULL) n) rv ON true"""
+          WHERE {gate}w.claim_id = c.id AND w.deleted_at IS NULL) n) rv ON true"""
 
-_SELECT = f"""SELECT c.id, c.updated_at,
-    CASE WHEN m.matches THEN convert_to({RECORD}::text, 'UTF8') END AS record"""
 
 CLAIM_FROM = """FROM claims c
 JOIN documents d ON d.id = c.document_id
 LEFT JOIN verdicts v ON v.id = c.approved_verdict_id"""
 
-_MATCHING = f"CROSS JOIN LATERAL (SELECT {MATCHES} AS matches) m"
+# The record as the bytes the API sends (UTF-8 JSON, passed through untouched).
+RECORD_BYTES = f"convert_to({RECORD}::text, 'UTF8')"
 
-# Full export: the matching claims, by keyset on (updated_at, id) ($13, $14), $15 per batch.
-FULL_BATCH = f"""{_SELECT}
-{CLAIM_FROM} {_MATCHING} {_RECORD_JOINS}
-WHERE c.workspace_id = $1 AND m.matches AND (c.updated_at, c.id) > ($13, $14)
-ORDER BY c.updated_at, c.id LIMIT $15"""
+
+# Where the scan in (updated_at, id) order can start when the claims' own filters select
+# few of them (verifiedSince, tags, claimants, documents): the earliest updated_at of the
+# claims that pass those filters, found through their own indexes. Without it the cursor
+# walks every older claim of the workspace before the first match (a partner's export of
+# the claims verified since yesterday read the whole workspace). OFFSET 0 keeps the planner
+# from answering min() by that same walk. No such claim: NULL, and nothing matches.
+_START = """($3::timestamptz IS NULL AND $6::text[] IS NULL AND $7::text[] IS NULL
+    AND $8::uuid[] IS NULL
+    OR c.updated_at >= (SELECT min(s.updated_at) FROM (SELECT b.updated_at FROM claims b
+        WHERE b.workspace_id = $1 AND b.deleted_at IS NULL AND b.status = ANY($2::text[])
+          AND ($3::timestamptz IS NULL OR b.verified_at >= $3::timestamptz)
+          AND ($6::text[] IS NULL OR b.tags::text[] && $6::text[])
+          AND ($7::text[] IS NULL OR lower(b.claimant_name) = ANY($7::text[]))
+          AND ($8::uuid[] IS NULL OR b.document_id = ANY($8::uuid[]))
+        OFFSET 0) s))"""
+
+
+def full_export(columns: str) -> str:
+    """The full export in one statement: ``columns`` of the matching claims, in the order the
+    export sends them. The reader reads it through a cursor, ``BATCH_SIZE`` rows per FETCH
+    (one plan, one index scan, nothing read twice); with ``RECORD`` for columns it is the
+    query the benchmark COPYs as the baseline of the same records."""
+    return f"""SELECT {columns}
+{CLAIM_FROM} {_record_joins("")}
+WHERE c.workspace_id = $1 AND {MATCHES}
+  AND {_START}
+ORDER BY c.updated_at, c.id"""
+
+
+FULL = full_export(f"c.id, {RECORD_BYTES} AS record")
+
+# The claims of one export that are not full: ``m.matches`` tells a record from a tombstone.
+_GATED = f"""SELECT c.id, CASE WHEN m.matches THEN {RECORD_BYTES} END AS record
+{CLAIM_FROM} CROSS JOIN LATERAL (SELECT {MATCHES} AS matches) m {_record_joins("m.matches AND ")}"""
 
 # Resending everything: every claim of the workspace, matching (a record) or not (NULL).
-ALL_BATCH = f"""{_SELECT}
-{CLAIM_FROM} {_MATCHING} {_RECORD_JOINS}
-WHERE c.workspace_id = $1 AND (c.updated_at, c.id) > ($13, $14)
-ORDER BY c.updated_at, c.id LIMIT $15"""
+ALL = f"""{_GATED}
+WHERE c.workspace_id = $1
+ORDER BY c.updated_at, c.id"""
 
 # Incremental export: the claims among the changed ids $13.
-CHANGED_BATCH = f"""{_SELECT}
-{CLAIM_FROM} {_MATCHING} {_RECORD_JOINS}
+CHANGED_BATCH = f"""{_GATED}
 WHERE c.workspace_id = $1 AND c.id = ANY($13::uuid[])
 ORDER BY c.id"""
 

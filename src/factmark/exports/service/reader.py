@@ -1,5 +1,6 @@
 """The export reader: the claims of one export, read in batches from one snapshot, on a session
-of its own, with one query per batch that returns each record as JSON (see queries.py)."""
+of its own, through one server-side cursor whose query returns each record as JSON (see
+queries.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -22,9 +22,12 @@ from factmark.exports.service import queries
 from factmark.exports.service.start import ExportStart, setting
 
 BATCH_SIZE = 1000
-"""Claims read per query: large enough that per-query costs vanish, small enough for flat memory."""
+"""Claims read per FETCH: large enough that per-fetch costs vanish, small enough for flat memory."""
 CHANGED_LIMIT = 50_000
 """More changed claims than this since a watermark, and an incremental export resends all."""
+CURSOR = "factmark_export"
+"""The reader's cursor: one at a time per transaction, closed when read (or with the
+transaction); one name, so that its statements are prepared once per connection."""
 
 BATCHES_READ = Counter(
     "factmark_export_batches", "Batches of claims exports have read from the database."
@@ -33,7 +36,6 @@ ITEMS_READ = Counter(
     "factmark_export_items", "Claims read by exports, as records or tombstones.", ["kind"]
 )
 
-_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 _NIL = uuid.UUID(int=0)
 
 
@@ -71,10 +73,16 @@ class ExportReader:
         self.records = 0
         self.tombstones = 0
         self._pending: asyncio.Task[Sequence[Any]] | None = None
+        self._cursor_open = False
 
     @property
     def items_read(self) -> int:
         return self.records + self.tombstones
+
+    @property
+    def query_args(self) -> tuple[Any, ...]:
+        """The values this export binds to $1 to $12 of the record queries (see queries.py)."""
+        return self._args
 
     async def _load(self) -> None:
         ws_id = self.start.workspace_id
@@ -126,7 +134,7 @@ class ExportReader:
         """Records (and, when incremental, tombstones) in batches, in a stable order."""
         since = self.start.since_seq
         if since is None:
-            async for batch in self._keyset(queries.FULL_BATCH):
+            async for batch in self._cursor(queries.FULL):
                 yield batch
             return
         ws_id = self.start.workspace_id
@@ -151,38 +159,53 @@ class ExportReader:
             batch.sort(key=lambda row: row.id)
             yield self._counted(batch)
 
-    async def _keyset(self, sql: str) -> AsyncIterator[list[ExportRow]]:
-        """Batches by keyset on (updated_at, id). The next batch is requested before this one
-        is handed on, so PostgreSQL builds it while the caller sends the previous one."""
+    async def _cursor(self, sql: str) -> AsyncIterator[list[ExportRow]]:
+        """Every row of ``sql`` through one server-side cursor, ``batch_size`` rows per FETCH:
+        PostgreSQL plans and starts the query once and keeps its place between batches (a
+        keyset query per batch was planned again each time and, behind a filter such as
+        ``verifiedSince``, walked the claims before the first match again). The cursor is
+        planned for a fast start (``cursor_tuple_fraction``), so the first batch comes before
+        the last row is read. The next FETCH is sent before this batch is handed on, so
+        PostgreSQL reads it while the caller sends the previous one."""
+        await self._conn.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {sql}", *self._args)
+        self._cursor_open = True
+        fetch_sql = f"FETCH FORWARD {self.batch_size} FROM {CURSOR}"
 
-        def fetch(after: tuple[datetime, uuid.UUID]) -> asyncio.Task[Sequence[Any]]:
-            self._pending = asyncio.ensure_future(
-                self._conn.fetch(sql, *self._args, *after, self.batch_size)
-            )
+        def fetch() -> asyncio.Task[Sequence[Any]]:
+            self._pending = asyncio.ensure_future(self._conn.fetch(fetch_sql))
             return self._pending
 
-        pending: asyncio.Task[Sequence[Any]] | None = fetch((_EPOCH, _NIL))
+        pending: asyncio.Task[Sequence[Any]] | None = fetch()
         while pending is not None:
             rows = await pending
             pending = self._pending = None
             BATCHES_READ.inc()
             if not rows:
-                return
+                break
             if len(rows) == self.batch_size:
-                pending = fetch((rows[-1]["updated_at"], rows[-1]["id"]))
-            yield self._counted([ExportRow(r["id"], r["record"]) for r in rows])
+                pending = fetch()
+            yield self._counted(list(map(ExportRow._make, rows)))  # (id, record)
+        await self._close_cursor()
+
+    async def _close_cursor(self) -> None:
+        if self._cursor_open:
+            self._cursor_open = False
+            await self._conn.execute(f"CLOSE {CURSOR}")
 
     async def close(self) -> None:
         """When the consumer stopped early, let the batch already asked for finish (one query,
         not cancelled: a cancelled statement would abort the transaction under a test's or a
-        caller's savepoint) so that the connection is idle when it is handed back."""
+        caller's savepoint), then close the cursor, so that the connection is idle and clean
+        when it is handed back."""
         if self._pending is not None:
             with contextlib.suppress(Exception):
                 await self._pending
             self._pending = None
+        with contextlib.suppress(Exception):
+            await self._close_cursor()
 
     async def _resend_all(self, since: int) -> AsyncIterator[list[ExportRow]]:
-        async for batch in self._keyset(queries.ALL_BATCH):
+        async for batch in self._cursor(queries.ALL):
             yield batch
         after = _NIL
         while True:
@@ -220,9 +243,10 @@ async def open_reader(
         if isinstance(session.bind, AsyncEngine):
             options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         connection = await session.connection(execution_options=options)
-        # Begins the transaction the raw queries then share. The batch queries are planned
-        # for their values each time: a generic plan cannot drop the unset filters, and is
-        # twenty times slower here, for a planning cost of about a millisecond a batch.
+        # Begins the transaction the raw queries then share. The queries are planned for
+        # their values (the cursor's query always is, once, when it is declared; the
+        # incremental batches each time): a generic plan cannot drop the unset filters, and
+        # is twenty times slower here, for a planning cost of about a millisecond a query.
         await connection.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         raw = await connection.get_raw_connection()
         reader = ExportReader(raw.driver_connection, start, batch_size or BATCH_SIZE)
