@@ -5,10 +5,11 @@ from __future__ import annotations
 import msgspec
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from factmark.http.problems import internal_error_handler
+from factmark.errors import Unauthenticated
+from factmark.http.problems import exception_group_handler, internal_error_handler
 from tests.conftest import World
 
 
@@ -31,3 +32,20 @@ def test_any_other_unexpected_error_is_a_500_problem() -> None:
     response = internal_error_handler(None, RuntimeError("boom"))  # type: ignore[arg-type]
     assert response.status_code == 500
     assert msgspec.to_builtins(response.content)["code"] == "internal_error"
+
+
+def test_errors_wrapped_in_an_exception_group_are_answered_as_themselves() -> None:
+    """Litestar resolves some dependencies in a task group, which wraps what they raise."""
+    down = OperationalError("SELECT 1", {}, ConnectionError("connection refused"))
+    grouped = ExceptionGroup("dependencies", [ExceptionGroup("inner", [down])])
+    response = exception_group_handler(None, grouped)  # type: ignore[arg-type]
+    assert response.status_code == 503
+    assert msgspec.to_builtins(response.content)["code"] == "database_unavailable"
+
+    unauthenticated = ExceptionGroup("dependencies", [Unauthenticated("No token.")])
+    response = exception_group_handler(None, unauthenticated)  # type: ignore[arg-type]
+    assert response.status_code == 401
+
+    other = ExceptionGroup("dependencies", [RuntimeError("boom")])
+    response = exception_group_handler(None, other)  # type: ignore[arg-type]
+    assert response.status_code == 500

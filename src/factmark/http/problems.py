@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -270,12 +271,29 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
-EXCEPTION_HANDLERS = {
+def exception_group_handler(
+    request: Request[Any, Any, Any], exc: ExceptionGroup[Exception]
+) -> Response[Any]:
+    """Litestar resolves some dependencies concurrently, in a task group, which wraps what they
+    raise (a 401, the database going away) in an exception group: answer for the first one."""
+    leaf: Exception = exc
+    while isinstance(leaf, ExceptionGroup) and leaf.exceptions:
+        leaf = leaf.exceptions[0]
+    for cls in type(leaf).__mro__:
+        handler = _HANDLERS_BY_TYPE.get(cls)
+        if handler is not None:
+            return handler(request, leaf)
+    return internal_error_handler(request, leaf)
+
+
+_HANDLERS_BY_TYPE: dict[type, Callable[[Request[Any, Any, Any], Any], Response[Any]]] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }
+
+EXCEPTION_HANDLERS = {**_HANDLERS_BY_TYPE, ExceptionGroup: exception_group_handler}
 
 _DESCRIPTIONS = {
     400: "Malformed request (for example, invalid JSON).",
