@@ -344,3 +344,18 @@ async def test_a_request_without_credentials_is_401_before_its_body_is_validated
         headers={"Content-Type": "application/json"},
     )
     assert_problem(malformed, 401)
+
+
+@pytest.mark.parametrize("value", [-1_000_000.0, 1_000_000.0, 999_999.99995])
+async def test_a_rating_value_beyond_what_the_column_holds_is_422_not_500(
+    client: httpx.AsyncClient, world: World, value: float
+) -> None:
+    """Found by schemathesis: NUMERIC(10, 4) holds magnitudes below 1,000,000 only (and
+    999,999.99995 rounds up to 1,000,000)."""
+    url = "/api/v1/workspaces/acme/ratings"
+    body = {"key": "too-far", "label": "Too far", "value": value}
+    assert_problem(await client.post(url, json=body, headers=world["editor"].headers), 422)
+    edge = {"key": "edge", "label": "Edge", "value": -999_999.9999}
+    created = await client.post(url, json=edge, headers=world["editor"].headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["value"] == -999_999.9999

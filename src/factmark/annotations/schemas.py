@@ -125,11 +125,16 @@ RatingKey = Annotated[
 ]
 
 
+RATING_VALUE_LIMIT = 999_999.9999
+"""The largest magnitude ``ratings.value`` (NUMERIC(10, 4)) holds."""
+RatingValue = Annotated[float, msgspec.Meta(ge=-RATING_VALUE_LIMIT, le=RATING_VALUE_LIMIT)]
+
+
 class RatingCreate(Schema):
     key: RatingKey
     label: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     description: LongText = ""
-    value: Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)] | None = None
+    value: RatingValue | None = None
     ordinal: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
 
 
@@ -138,9 +143,7 @@ class RatingPatch(Schema):
         msgspec.UNSET
     )
     description: LongText | msgspec.UnsetType = msgspec.UNSET
-    value: Annotated[float, msgspec.Meta(ge=-1000000, le=1000000)] | msgspec.UnsetType | None = (
-        msgspec.UNSET
-    )
+    value: RatingValue | msgspec.UnsetType | None = msgspec.UNSET
     ordinal: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | msgspec.UnsetType = msgspec.UNSET
 
 
