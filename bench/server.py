@@ -28,7 +28,7 @@ def free_port() -> int:
 
 def server_environment(database: BenchDatabase, data_dir: Path, port: int) -> dict[str, str]:
     """Production settings, except the per-token rate limit, raised so that the benchmark's
-    few tokens are not throttled (every request still counts itself in PostgreSQL)."""
+    few tokens are not throttled (every request is still counted, as in production)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTMARK_", "DATABASE_"))}
     env.update(
         {
