@@ -49,6 +49,8 @@ class AuditEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     changed_fields: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    """An update's changed columns; NULL for a create (every column of ``after`` is new) and a
+    purge (``before`` holds the row). ``images.changes_of`` reads the diff of any event."""
     request_id: Mapped[str | None] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
