@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -50,6 +50,17 @@ Slug = Annotated[
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=50)]
 Reason = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
+
+
+def resource_fields(row: Any) -> dict[str, Any]:
+    """The fields every workspace resource carries, from its row, for a Struct's keywords."""
+    return {
+        "id": row.id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "version": row.version,
+        "workspace_id": row.workspace_id,
+    }
 
 
 class Resource(Schema):

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factmark.errors import RateLimited
+from factmark.http import ratelimit
 from factmark.http.ratelimit import RateLimiter
 
 WINDOW = 3600
@@ -84,3 +85,16 @@ async def test_exact_limits_sync_every_hit(engine: AsyncEngine) -> None:
     for _ in range(5):
         await limiter.hit(key, 1000, WINDOW, exact=True)
     assert await _shared(engine, key) == 5
+
+
+async def test_the_keys_remembered_stay_bounded_when_one_window_has_very_many(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 8)
+    limiter = RateLimiter(engine, sync_seconds=3600)
+    keys = [_key() for _ in range(40)]
+    for key in keys:
+        await limiter.hit(key, 1000, WINDOW)
+        assert len(limiter._windows) <= 8
+    assert keys[-1] in limiter._windows  # the latest are kept, the earliest forgotten
+    assert keys[0] not in limiter._windows

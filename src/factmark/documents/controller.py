@@ -31,6 +31,7 @@ from factmark.http.links import LINK_HEADER, next_link
 from factmark.http.pagination import DEFAULT_LIMIT
 from factmark.http.params import Cursor, IdempotencyKey, IfMatch, Limit, WorkspaceRef
 from factmark.http.problems import problems
+from factmark.schemas import resource_fields
 
 LOCATION_HEADER = ResponseHeader(
     name="Location",
@@ -42,11 +43,7 @@ LOCATION_HEADER = ResponseHeader(
 
 def _summary_fields(row: DocumentRow) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "version": row.version,
-        "workspace_id": row.workspace_id,
+        **resource_fields(row),
         "title": row.title,
         "source_url": row.source_url,
         "publisher": row.publisher,

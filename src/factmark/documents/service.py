@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -78,11 +78,14 @@ def _check_json(value: Any, field: str, depth: int = 0) -> None:
         check_clean_strings({field: value})
 
 
+def visible_to(actor: Actor) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of the documents the caller may see: their workspaces, not deleted."""
+    return Document.workspace_id.in_(actor.workspace_ids), Document.deleted_at.is_(None)
+
+
 def visible(actor: Actor) -> Select[Document]:
     """Documents the caller may see: their workspaces, not deleted."""
-    return select(Document).where(
-        Document.workspace_id.in_(actor.workspace_ids), Document.deleted_at.is_(None)
-    )
+    return select(Document).where(*visible_to(actor))
 
 
 async def get_document(
@@ -102,11 +105,7 @@ async def document_workspace(
 ) -> uuid.UUID:
     """The workspace of a document the caller may see (its id alone, not the whole row)."""
     workspace_id: uuid.UUID | None = await session.scalar(
-        select(Document.workspace_id).where(
-            Document.id == document_id,
-            Document.workspace_id.in_(actor.workspace_ids),
-            Document.deleted_at.is_(None),
-        )
+        select(Document.workspace_id).where(Document.id == document_id, *visible_to(actor))
     )
     if workspace_id is None:
         raise NotFound("Document not found.")

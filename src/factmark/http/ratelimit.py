@@ -31,7 +31,8 @@ HEADROOM = 0.1
 """Within this fraction of the limit (at least one hit), every hit is synced."""
 
 MAX_KEYS = 100_000
-"""Keys remembered at once; past this, those of finished windows are forgotten."""
+"""Keys remembered at once; past this, those of finished windows are forgotten (and, when the
+current window alone holds half as many, its earliest keys with their unsynced hits)."""
 
 
 @dataclass(slots=True)
@@ -80,7 +81,10 @@ class RateLimiter:
         window = self._windows.get(key)
         if window is None or window.start != start:
             if len(self._windows) >= MAX_KEYS:
-                self._windows = {k: w for k, w in self._windows.items() if w.start >= start}
+                live = {k: w for k, w in self._windows.items() if w.start >= start}
+                if len(live) >= MAX_KEYS // 2:  # that many keys in one window: forget the
+                    live = dict(list(live.items())[-(MAX_KEYS // 4) :])  # earliest ones
+                self._windows = live
             window = self._windows[key] = _Window(start)
         return window
 

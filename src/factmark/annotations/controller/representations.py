@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from factmark.annotations import models
 from factmark.annotations.schemas import (
     Checkworthiness,
@@ -23,22 +21,12 @@ from factmark.annotations.schemas import (
 )
 from factmark.annotations.service.claims import ClaimBundle
 from factmark.annotations.spans import OffsetUnit
-
-
-def _resource(row: Any) -> dict[str, Any]:
-    """The fields every workspace resource carries."""
-    return {
-        "id": row.id,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "version": row.version,
-        "workspace_id": row.workspace_id,
-    }
+from factmark.schemas import resource_fields
 
 
 def rating_out(row: models.Rating) -> Rating:
     return Rating(
-        **_resource(row),
+        **resource_fields(row),
         key=row.key,
         label=row.label,
         description=row.description,
@@ -49,7 +37,7 @@ def rating_out(row: models.Rating) -> Rating:
 
 def verdict_out(row: models.Verdict, rating: models.Rating) -> Verdict:
     return Verdict(
-        **_resource(row),
+        **resource_fields(row),
         document_id=row.document_id,
         claim_id=row.claim_id,
         rating=RatingRef(
@@ -70,7 +58,7 @@ def verdict_out(row: models.Verdict, rating: models.Rating) -> Verdict:
 
 def correction_out(row: models.Correction) -> Correction:
     return Correction(
-        **_resource(row),
+        **resource_fields(row),
         claim_id=row.claim_id,
         note=row.note,
         previous_verdict_id=row.previous_verdict_id,
@@ -143,7 +131,7 @@ def evidence_out(row: models.Evidence, unit: OffsetUnit = OffsetUnit.CODEPOINT) 
             suffix=row.source_suffix or "",
         )
     return Evidence(
-        **_resource(row),
+        **resource_fields(row),
         document_id=row.document_id,
         claim_id=row.claim_id,
         stance=Stance(row.stance),
@@ -163,7 +151,7 @@ def evidence_out(row: models.Evidence, unit: OffsetUnit = OffsetUnit.CODEPOINT) 
 
 def comment_out(row: models.Comment) -> Comment:
     return Comment(
-        **_resource(row),
+        **resource_fields(row),
         document_id=row.document_id,
         claim_id=row.claim_id,
         body=row.body,
