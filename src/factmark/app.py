@@ -27,7 +27,12 @@ from factmark.audit.sealer import start_sealer, stop_sealer
 from factmark.db import create_engine, create_sessionmaker, resolve_database
 from factmark.documents.controller import DocumentController, WorkspaceDocumentsController
 from factmark.exports.controller import ExportController
-from factmark.http.dependencies import provide_actor, provide_db_session, provide_read_session
+from factmark.http.dependencies import (
+    provide_actor,
+    provide_db,
+    provide_db_session,
+    provide_read_session,
+)
 from factmark.http.health import HealthController, metrics
 from factmark.http.openapi import FactmarkOpenAPIConfig, StrictStructSchemaPlugin
 from factmark.http.prechecks import check_request
@@ -35,6 +40,7 @@ from factmark.http.problems import EXCEPTION_HANDLERS
 from factmark.http.ratelimit import RateLimiter
 from factmark.http.requests import RequestContextMiddleware, configure_logging
 from factmark.settings import Settings
+from factmark.transaction import request_db_opener
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ def _attach(state: State, db: Database) -> None:
     state.engine = db.engine
     state.rate_limiter = RateLimiter(db.engine)
     state.sessionmaker = db.sessionmaker
+    state.open_request_db = request_db_opener(db.sessionmaker)
     state.read_sessionmaker = db.read_sessionmaker
 
 
@@ -138,7 +145,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             docs_redirect,
         ],
         dependencies={
-            "db_session": Provide(provide_db_session),
+            "db": Provide(provide_db),
+            "db_session": Provide(provide_db_session, sync_to_thread=False),
             "read_session": Provide(provide_read_session),
             "actor": Provide(provide_actor),
         },

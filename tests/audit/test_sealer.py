@@ -12,7 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,6 +153,52 @@ async def test_event_with_a_lower_seq_committed_after_higher_ones_were_sealed_is
         ).one()
     assert open_seq < early_seq
     assert open_position > early_position
+    events, seals = await _counts(own_database)
+    assert events == seals
+    assert (await _verify(own_database)).ok  # type: ignore[attr-defined]
+
+
+async def test_a_new_sealer_starts_from_the_floor_the_last_one_stored(
+    own_database: OwnDatabase,
+) -> None:
+    """A server process that starts does not read the whole log again: each run stores the
+    floor it starts from, and a new sealer starts there (and still seals what is new)."""
+    seeded = await seed_workspace(own_database)
+    first = Sealer()
+    for _ in range(3):  # the floor moves once a run's mark is behind a later snapshot
+        await first.run(own_database.sessionmaker)
+    stored = await own_database.scalar("SELECT seq FROM audit_seal_floor WHERE id = 1")
+    assert 0 < stored <= first.floor
+    unsealed_below = await own_database.scalar(
+        "SELECT count(*) FROM audit_events e WHERE e.seq <= :floor "
+        "AND NOT EXISTS (SELECT FROM audit_seals s WHERE s.seq = e.seq)",
+        floor=stored,
+    )
+    assert unsealed_below == 0
+    async with own_database.sessionmaker() as session, session.begin():
+        await accounts.set_audit_context(session, accounts.system_actor("later"))
+        await _add_document(session, seeded.workspace_id, "later")
+
+    second = Sealer(batch_size=1)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(own_database.app.sync_engine, "before_cursor_execute", count)
+    try:
+        report = await second.run(own_database.sessionmaker)
+    finally:
+        event.remove(own_database.app.sync_engine, "before_cursor_execute", count)
+    assert second.floor >= stored
+    assert report.sealed == 1
+    # One batch per event above the floor (batch_size=1), not one per event of the whole log.
+    batches = [s for s in statements if s.startswith("SELECT seq FROM audit_events")]
+    events_above = await own_database.scalar(
+        "SELECT count(*) FROM audit_events WHERE seq > :floor", floor=stored
+    )
+    assert len(batches) == events_above + 1
+    assert events_above < (await _counts(own_database))[0]
     events, seals = await _counts(own_database)
     assert events == seals
     assert (await _verify(own_database)).ok  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ from factmark.http.idempotency import run_idempotent
 from factmark.http.openapi import PublicOperation
 from factmark.http.params import IdempotencyKey, IfMatch, OptionalIfMatch, WorkspaceRef
 from factmark.http.problems import problems, public_problems
+from factmark.transaction import driver_of
 
 
 def workspace_out(row: WorkspaceRow, role: Role | None = None) -> Workspace:
@@ -219,7 +220,7 @@ class WorkspaceController(Controller):
                 headers={"ETag": etag(row.version)},
             )
 
-        return await run_idempotent(request, db_session, actor, Workspace, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Workspace, produce)
 
     @get(
         "/{workspace:str}",
@@ -312,7 +313,7 @@ class WorkspaceController(Controller):
                 headers={"ETag": etag(membership.version)},
             )
 
-        return await run_idempotent(request, db_session, actor, Member, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Member, produce)
 
     @patch(
         "/{workspace:str}/members/{userId:uuid}",

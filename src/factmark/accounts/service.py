@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -95,6 +96,28 @@ def require_role(actor: Actor, workspace_id: uuid.UUID, minimum: Role) -> Role:
     return role
 
 
+def audit_context(
+    actor: Actor,
+    *,
+    request_id: str | None = None,
+    idempotency_key: str | None = None,
+    reason: str | None = None,
+) -> str:
+    """The value of ``factmark.actor`` the audit triggers read: who is acting, and why."""
+    payload = {
+        "kind": actor.kind,
+        "id": actor.id,
+        "name": actor.name,
+        "requestId": request_id,
+        "idempotencyKey": idempotency_key,
+        "reason": reason,
+    }
+    return msgspec.json.encode(payload).decode()
+
+
+SET_AUDIT_CONTEXT = "SELECT set_config('factmark.actor', $1, true)"
+
+
 async def set_audit_context(
     session: AsyncSession,
     actor: Actor,
@@ -104,30 +127,32 @@ async def set_audit_context(
     reason: str | None = None,
 ) -> None:
     """Tell the audit triggers who is acting and why, for this transaction only."""
-    payload = {
-        "kind": actor.kind,
-        "id": actor.id,
-        "name": actor.name,
-        "requestId": request_id,
-        "idempotencyKey": idempotency_key,
-        "reason": reason,
-    }
+    value = audit_context(
+        actor, request_id=request_id, idempotency_key=idempotency_key, reason=reason
+    )
     with session.no_autoflush:  # set before pending changes are written
         await session.execute(
-            text("SELECT set_config('factmark.actor', :actor, true)"),
-            {"actor": msgspec.json.encode(payload).decode()},
+            text("SELECT set_config('factmark.actor', :actor, true)"), {"actor": value}
         )
 
 
-async def set_change_reason(session: AsyncSession, reason: str | None) -> None:
+SET_CHANGE_REASON = "SELECT set_config('factmark.reason', $1, true)"
+
+
+async def set_change_reason(db: AsyncSession | asyncpg.Connection[Any], reason: str | None) -> None:
+    """The reason a request gave for its change, recorded with its audit events."""
     if reason and "\x00" in reason:
         # PostgreSQL settings (and text) cannot hold NUL: refuse it rather than fail with 500.
         raise Invalid("reason must not contain NUL characters.", field="reason")
-    if reason:
-        with session.no_autoflush:
-            await session.execute(
+    if not reason:
+        return
+    if isinstance(db, AsyncSession):
+        with db.no_autoflush:
+            await db.execute(
                 text("SELECT set_config('factmark.reason', :reason, true)"), {"reason": reason}
             )
+    else:
+        await db.execute(SET_CHANGE_REASON, reason)
 
 
 async def record_action(session: AsyncSession, entity_id: uuid.UUID, action: str) -> None:
@@ -174,24 +199,27 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return result
 
 
-_AUTHENTICATE = text(
-    """
+AUTHENTICATE = """
     SELECT t.id, t.name, t.workspace_id, t.role, t.expires_at, t.last_used_at, t.revoked_at,
            u.id AS user_id, u.display_name, u.is_active,
            ARRAY(SELECT m.workspace_id::text || ' ' || m.role FROM memberships AS m
                   WHERE m.user_id = u.id) AS memberships
       FROM api_tokens AS t LEFT JOIN users AS u ON u.id = t.user_id
-     WHERE t.token_hash = :token_hash
-    """
-)
+     WHERE t.token_hash = $1
+"""
 """The token, its user and the user's memberships in one round trip: every request asks."""
 
-_TOUCH_TOKEN = text(
-    # SKIP LOCKED: the row stays locked until this request commits, and concurrent requests
-    # with the same token must not queue behind it just to record the time of use.
-    "UPDATE api_tokens SET last_used_at = now() WHERE id = "
-    "(SELECT id FROM api_tokens WHERE id = :id FOR UPDATE SKIP LOCKED)"
-)
+# SKIP LOCKED: the row stays locked until this request commits, and concurrent requests with
+# the same token must not queue behind it just to record the time of use.
+RECORD_LAST_USE = """
+    UPDATE api_tokens SET last_used_at = now()
+     WHERE id = (SELECT id FROM api_tokens WHERE id = $1 FOR UPDATE SKIP LOCKED)
+"""
+
+
+def plain_uuid(value: uuid.UUID) -> uuid.UUID:
+    """asyncpg's own UUID subclass, as the standard one the rest of the code compares with."""
+    return value if type(value) is uuid.UUID else uuid.UUID(bytes=value.bytes)
 
 
 def _roles(memberships: list[str]) -> dict[uuid.UUID, Role]:
@@ -199,39 +227,45 @@ def _roles(memberships: list[str]) -> dict[uuid.UUID, Role]:
     return {uuid.UUID(ws): Role(role) for ws, role in pairs}
 
 
-async def authenticate(session: AsyncSession, token: str) -> Actor:
-    """The actor behind a bearer token; 401 when it is unknown, expired, revoked or disabled."""
+async def authenticate(db: asyncpg.Connection[Any], token: str) -> Actor:
+    """The actor behind a bearer token; 401 when it is unknown, expired, revoked or disabled.
+
+    Runs on the request's asyncpg connection (``RequestDb.driver``): every request pays for it.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("The bearer token is not valid.", code="invalid_token")
-    row = (await session.execute(_AUTHENTICATE, {"token_hash": hash_token(token)})).first()
+    row = await db.fetchrow(AUTHENTICATE, hash_token(token))
     if row is None:
         raise Unauthenticated("The bearer token is not valid.", code="invalid_token")
     now = datetime.now(UTC)
-    if row.revoked_at is not None:
+    if row["revoked_at"] is not None:
         raise Unauthenticated("The bearer token has been revoked.", code="token_revoked")
-    if row.expires_at is not None and row.expires_at <= now:
+    expires_at = row["expires_at"]
+    if expires_at is not None and expires_at <= now:
         raise Unauthenticated("The bearer token has expired.", code="token_expired")
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        await session.execute(_TOUCH_TOKEN, {"id": row.id})
-    if row.user_id is not None:
-        if not row.is_active:
+    last_used_at = row["last_used_at"]
+    if last_used_at is None or now - last_used_at > timedelta(minutes=1):
+        await db.execute(RECORD_LAST_USE, row["id"])
+    if row["user_id"] is not None:
+        if not row["is_active"]:
             raise Unauthenticated("This account is disabled.", code="account_disabled")
         return Actor(
             kind="user",
-            id=str(row.user_id),
-            name=row.display_name,
-            user_id=row.user_id,
-            token_id=row.id,
-            roles=_roles(row.memberships),
+            id=str(row["user_id"]),
+            name=row["display_name"],
+            user_id=plain_uuid(row["user_id"]),
+            token_id=plain_uuid(row["id"]),
+            roles=_roles(row["memberships"]),
         )
-    assert row.workspace_id is not None
-    assert row.role is not None
+    workspace_id, role = row["workspace_id"], row["role"]
+    assert workspace_id is not None
+    assert role is not None
     return Actor(
         kind="token",
-        id=str(row.id),
-        name=f"service token {row.name}",
-        token_id=row.id,
-        roles={row.workspace_id: Role(row.role)},
+        id=str(row["id"]),
+        name=f"service token {row['name']}",
+        token_id=plain_uuid(row["id"]),
+        roles={plain_uuid(workspace_id): Role(role)},
     )
 
 

@@ -17,6 +17,7 @@ from factmark.annotations.service import claims, comments, evidence, verdicts
 from factmark.annotations.spans import OffsetUnit
 from factmark.documents.models import Document
 from factmark.seed import snake_case
+from factmark.transaction import driver_of
 
 
 async def _actor(session: AsyncSession, email: str, workspace_id: Any) -> Actor:
@@ -56,7 +57,7 @@ async def load_claims(session: AsyncSession, workspace_id: Any, specs: list[dict
         author = await _actor(session, spec["createdBy"], workspace_id)
         await set_audit_context(session, author, reason="demo seed data")
         bundle = await claims.create_claim(
-            session,
+            await driver_of(session),
             author,
             document.id,
             spans=[SpanIn(start=start, end=start + len(spec["quote"]), exact=spec["quote"])],

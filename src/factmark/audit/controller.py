@@ -44,6 +44,7 @@ from factmark.http.links import LINK_HEADER, next_link
 from factmark.http.pagination import DEFAULT_LIMIT
 from factmark.http.params import Cursor, IdempotencyKey, Limit, WorkspaceRef
 from factmark.http.problems import problems
+from factmark.transaction import driver_of
 
 HISTORY_DESCRIPTION = (
     "Newest first, cursor-paginated. Each event has its actor (named as at the time), time, "
@@ -386,4 +387,6 @@ class AuditController(Controller):
             )
             return Response(receipt, status_code=200)
 
-        return await run_idempotent(request, db_session, actor, PurgeReceipt, produce)
+        return await run_idempotent(
+            request, await driver_of(db_session), actor, PurgeReceipt, produce
+        )

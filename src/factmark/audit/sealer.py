@@ -56,6 +56,11 @@ _LEAVES = text(
     f"SELECT e.seq, {LEAF_SQL} FROM audit_events AS e "  # noqa: S608 - constant SQL
     "WHERE e.seq = ANY(CAST(:seqs AS bigint[])) ORDER BY e.seq"
 )
+_READ_FLOOR = text("SELECT seq FROM audit_seal_floor WHERE id = 1")
+_STORE_FLOOR = text(
+    "INSERT INTO audit_seal_floor (id, seq) VALUES (1, :seq) "
+    "ON CONFLICT (id) DO UPDATE SET seq = greatest(audit_seal_floor.seq, excluded.seq)"
+)
 _INSERT_SEALS = text(
     "INSERT INTO audit_seals (position, seq, hash) "
     "SELECT * FROM unnest(CAST(:positions AS bigint[]), CAST(:seqs AS bigint[]), "
@@ -84,6 +89,8 @@ class _Run:
     max_seq: int = 0
     last_seq: int = 0
     cut: bool = False
+    floor_stored: int | None = None
+    """The floor this run wrote to ``audit_seal_floor`` (kept once it commits)."""
 
 
 class Sealer:
@@ -95,7 +102,8 @@ class Sealer:
     ``(xid of a run, highest seq visible before that xid was assigned)``: a transaction with a
     larger xid got it later, so all its events have larger seqs. Once a run's snapshot shows
     every transaction up to that xid finished, the floor can move up to the mark's seq. A fresh
-    instance starts from 0, which reads the whole log once.
+    instance starts from the floor the last sealer stored in ``audit_seal_floor`` (each run
+    stores the floor it starts from), or from 0 on a new database.
     """
 
     def __init__(
@@ -112,6 +120,8 @@ class Sealer:
         self.max_per_transaction = max_per_transaction
         self.checkpoint_interval = checkpoint_interval
         self.floor = 0
+        self._stored_floor: int | None = None
+        """The floor last read from or written to the database; None: not read yet."""
         self._marks: deque[tuple[int, int]] = deque(maxlen=10_000)
 
     async def run(self, sessionmaker: async_sessionmaker[AsyncSession]) -> SealReport:
@@ -156,6 +166,12 @@ class Sealer:
         ).first()
         position, previous = (int(head[0]), bytes(head[1])) if head else (0, GENESIS_HASH)
         run = _Run(SealReport(), xmin=int(xmin), own_xid=int(own_xid), max_seq=max_seq)
+        if self._stored_floor is None:  # a new sealer: start where the last one got to
+            self._stored_floor = int(await session.scalar(_READ_FLOOR) or 0)
+            self.floor = max(self.floor, self._stored_floor)
+        elif self.floor > self._stored_floor:
+            await session.execute(_STORE_FLOOR, {"seq": self.floor})
+            run.floor_stored = self.floor
         after = self.floor
         while True:
             candidates: list[int] = list(
@@ -202,6 +218,8 @@ class Sealer:
         """Move the floor once a run's seals are committed."""
         if run.report.busy:
             return
+        if run.floor_stored is not None:
+            self._stored_floor = run.floor_stored
         # Every unsealed event belongs to a transaction with txid >= xmin, or (after a cut
         # run) has a seq above the last one sealed.
         from_marks = self.floor

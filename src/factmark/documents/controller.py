@@ -32,6 +32,7 @@ from factmark.http.pagination import DEFAULT_LIMIT
 from factmark.http.params import Cursor, IdempotencyKey, IfMatch, Limit, WorkspaceRef
 from factmark.http.problems import problems
 from factmark.schemas import resource_fields
+from factmark.transaction import driver_of
 
 LOCATION_HEADER = ResponseHeader(
     name="Location",
@@ -171,7 +172,7 @@ class WorkspaceDocumentsController(Controller):
                 headers={"ETag": etag(row.version), "Location": f"/api/v1/documents/{row.id}"},
             )
 
-        return await run_idempotent(request, db_session, actor, Document, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Document, produce)
 
 
 class DocumentController(Controller):

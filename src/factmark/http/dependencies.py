@@ -10,24 +10,30 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from factmark.accounts.service import Actor, authenticate, set_audit_context
+from factmark.accounts.service import SET_AUDIT_CONTEXT, Actor, audit_context, authenticate
 from factmark.errors import Unauthenticated
 from factmark.http.requests import request_id_of
+from factmark.transaction import RequestDb
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """One session and one transaction per request: committed when the handler succeeds,
+async def provide_db(state: State) -> AsyncGenerator[RequestDb, None]:
+    """One connection and one transaction per request: committed when the handler succeeds,
     rolled back when it raises, so a failed request leaves nothing behind."""
-    async with state.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    db = await state.open_request_db()
+    try:
+        yield db
+    except BaseException as failure:
+        await db.rollback(failure)
+        raise
+    else:
+        await db.commit()
+
+
+def provide_db_session(db: NamedDependency[RequestDb]) -> AsyncSession:
+    """The request's ORM session, in the request's transaction."""
+    return db.session
 
 
 async def provide_read_session(
@@ -56,7 +62,7 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def provide_actor(
-    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], state: State
+    request: Request[Any, Any, Any], db: NamedDependency[RequestDb], state: State
 ) -> Actor:
     """The authenticated caller; for writes, also the audit context of the transaction."""
     token = bearer_token(request)
@@ -69,21 +75,21 @@ async def provide_actor(
             settings.api_rate_limit,
             settings.rate_limit_window_seconds,
         )
-        actor = await authenticate(db_session, token)
+        actor = await authenticate(db.driver, token)
         request.scope.setdefault("state", {})["actor_id"] = actor.key
         if request.method not in SAFE_METHODS:
-            await set_audit_context(
-                db_session,
+            context = audit_context(
                 actor,
                 request_id=request_id_of(request.scope),
                 idempotency_key=request.headers.get("idempotency-key"),
                 reason=request.headers.get("x-change-reason"),
             )
-    except BaseException:
+            await db.driver.execute(SET_AUDIT_CONTEXT, context)
+    except BaseException as failure:
         # Litestar cleans up generator dependencies only once all of them are resolved: when
-        # this one raises (401, 429, database down), nothing closes the request's session, and
-        # where dependencies resolve in a task group (routes with read_session) its connection
+        # this one raises (401, 429, database down), nothing gives the request's connection
+        # back, and where dependencies resolve in a task group (routes with read_session) it
         # stayed checked out until the garbage collector found it. Give it back now.
-        await db_session.close()
+        await db.rollback(failure)
         raise
     return actor

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -217,8 +218,11 @@ _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", 
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, ConnectionError, InterfaceError)):
+    # asyncpg's InterfaceError as SQLAlchemy's wrapper of it: "connection is closed".
+    if isinstance(exc, OSError | ConnectionError | InterfaceError | asyncpg.InterfaceError):
         return True
+    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in _UNAVAILABLE_SQLSTATES:
+        return True  # from a statement sent to asyncpg directly (factmark.transaction)
     if isinstance(exc, OperationalError):
         return True
     if isinstance(exc, DBAPIError):
@@ -231,7 +235,9 @@ def _is_connection_error(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
     name = type(getattr(exc, "orig", exc)).__name__
-    return "Connection" in name or "CannotConnectNow" in name
+    # InternalClientError: asyncpg found the connection in the middle of an operation that
+    # the server will never finish (it went away while answering).
+    return "Connection" in name or "CannotConnectNow" in name or name == "InternalClientError"
 
 
 # A unique or exclusion constraint refused a row that a concurrent request got in first: the
@@ -240,12 +246,14 @@ _CONFLICT_SQLSTATES = {"23505", "23P01"}
 
 
 def _sqlstate(exc: BaseException) -> str | None:
-    value = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    """The SQLSTATE of an error from SQLAlchemy (which wraps the driver's) or from asyncpg."""
+    value = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(exc, "sqlstate", None)
     return value if isinstance(value, str) else None
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    if isinstance(exc, IntegrityError) and _sqlstate(exc) in _CONFLICT_SQLSTATES:
+    integrity = isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError)
+    if integrity and _sqlstate(exc) in _CONFLICT_SQLSTATES:
         log.info("concurrent conflict: %s", getattr(exc, "orig", exc))
         return problem_response(
             request,

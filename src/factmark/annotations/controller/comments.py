@@ -18,6 +18,7 @@ from factmark.http.concurrency import etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.params import IdempotencyKey, IfMatch
 from factmark.http.problems import problems
+from factmark.transaction import driver_of
 
 
 class CommentController(Controller):
@@ -58,7 +59,7 @@ class CommentController(Controller):
             row = await service.add_comment(db_session, actor, claimId, body=data.body)
             return Response(comment_out(row), status_code=201, headers={"ETag": etag(row.version)})
 
-        return await run_idempotent(request, db_session, actor, Comment, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Comment, produce)
 
     @patch(
         "/comments/{commentId:uuid}",

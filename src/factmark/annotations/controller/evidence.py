@@ -20,6 +20,7 @@ from factmark.http.concurrency import etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.params import IdempotencyKey, IfMatch, OptionalIfMatch, Unit
 from factmark.http.problems import problems
+from factmark.transaction import driver_of
 
 
 class EvidenceController(Controller):
@@ -80,7 +81,7 @@ class EvidenceController(Controller):
                 headers={"ETag": etag(row.version), "Location": f"/api/v1/evidence/{row.id}"},
             )
 
-        return await run_idempotent(request, db_session, actor, Evidence, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Evidence, produce)
 
     @get(
         "/evidence/{evidenceId:uuid}",

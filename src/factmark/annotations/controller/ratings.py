@@ -20,6 +20,7 @@ from factmark.http.concurrency import etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.params import IdempotencyKey, IfMatch, WorkspaceRef
 from factmark.http.problems import problems
+from factmark.transaction import driver_of
 
 
 class RatingController(Controller):
@@ -72,7 +73,7 @@ class RatingController(Controller):
             )
             return Response(rating_out(row), status_code=201, headers={"ETag": etag(row.version)})
 
-        return await run_idempotent(request, db_session, actor, Rating, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Rating, produce)
 
     @patch(
         "/ratings/{ratingId:uuid}",

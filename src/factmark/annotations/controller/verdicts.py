@@ -28,6 +28,7 @@ from factmark.http.concurrency import etag, parse_if_match
 from factmark.http.idempotency import run_idempotent
 from factmark.http.params import IdempotencyKey, IfMatch
 from factmark.http.problems import problems
+from factmark.transaction import driver_of
 
 
 class VerdictController(Controller):
@@ -84,7 +85,7 @@ class VerdictController(Controller):
                 },
             )
 
-        return await run_idempotent(request, db_session, actor, Verdict, produce)
+        return await run_idempotent(request, await driver_of(db_session), actor, Verdict, produce)
 
     @get(
         "/verdicts/{verdictId:uuid}",

@@ -9,8 +9,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,12 +23,18 @@ _CACHE_SIZE = 64
 _cache: OrderedDict[uuid.UUID, TextIndex] = OrderedDict()
 
 
-async def text_index(session: AsyncSession, document_id: uuid.UUID) -> TextIndex:
+async def text_index(
+    db: AsyncSession | asyncpg.Connection[Any], document_id: uuid.UUID
+) -> TextIndex:
+    """The document's TextIndex, read through the session or the asyncpg connection given."""
     index = _cache.get(document_id)
     if index is not None:
         _cache.move_to_end(document_id)
         return index
-    text = await session.scalar(select(Document.text).where(Document.id == document_id))
+    if isinstance(db, AsyncSession):
+        text = await db.scalar(select(Document.text).where(Document.id == document_id))
+    else:
+        text = await db.fetchval("SELECT text FROM documents WHERE id = $1", document_id)
     if text is None:
         raise Invalid("The document does not exist.", field="documentId")
     index = TextIndex.build(text)

@@ -1,0 +1,99 @@
+"""RequestDb: statements sent to asyncpg directly and through the ORM session share one
+transaction, and a connection a failure may have broken never goes back to the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from factmark.db import DatabaseUrls, create_engine
+from factmark.errors import NotFound
+from factmark.http.models import RateLimitWindow
+from factmark.transaction import RequestDb
+
+WINDOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def _count(db: RequestDb, key: str) -> int:
+    return int(
+        await db.driver.fetchval("SELECT count(*) FROM rate_limit_windows WHERE key = $1", key)
+    )
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+async def test_raw_and_orm_statements_commit_or_roll_back_together(
+    database_urls: DatabaseUrls, outcome: str
+) -> None:
+    engine = create_engine(database_urls.app, pool_size=1)
+    key = f"request-db-{uuid.uuid4()}"
+    try:
+        db = await RequestDb.begin(engine)
+        await db.driver.execute(
+            "INSERT INTO rate_limit_windows (key, window_start, hits) VALUES ($1, $2, 1)",
+            key + "-raw",
+            WINDOW,
+        )
+        db.session.add(RateLimitWindow(key=key + "-orm", window_start=WINDOW, hits=1))
+        await db.session.flush()
+        # Each sees the other's uncommitted row: one transaction.
+        assert await _count(db, key + "-orm") == 1
+        seen = await db.session.scalar(
+            text("SELECT count(*) FROM rate_limit_windows WHERE key = :k"), {"k": key + "-raw"}
+        )
+        assert seen == 1
+        if outcome == "commit":
+            await db.commit()
+        else:
+            await db.rollback(NotFound("Document not found."))
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        check = await RequestDb.begin(engine)
+        expected = 1 if outcome == "commit" else 0
+        assert await _count(check, key + "-raw") == expected
+        assert await _count(check, key + "-orm") == expected
+        await check.driver.execute("DELETE FROM rate_limit_windows WHERE key LIKE $1", key + "%")
+        await check.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_cancelled_in_the_middle_of_a_statement_is_discarded(
+    database_urls: DatabaseUrls,
+) -> None:
+    """A timeout or a client gone cancels the request while asyncpg waits for the server:
+    that connection must not serve the next request."""
+    engine = create_engine(database_urls.app, pool_size=1)
+    try:
+        db = await RequestDb.begin(engine)
+        cancelled_pid = await db.driver.fetchval("SELECT pg_backend_pid()")
+        task = asyncio.create_task(db.driver.fetchval("SELECT pg_sleep(5)"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await task
+        await db.rollback(raised.value)
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        after = await RequestDb.begin(engine)
+        assert await after.driver.fetchval("SELECT pg_backend_pid()") != cancelled_pid
+        assert await after.driver.fetchval("SELECT 1") == 1
+        await after.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_refusal_of_the_api_keeps_the_connection(database_urls: DatabaseUrls) -> None:
+    engine = create_engine(database_urls.app, pool_size=1)
+    try:
+        db = await RequestDb.begin(engine)
+        pid = await db.driver.fetchval("SELECT pg_backend_pid()")
+        await db.rollback(NotFound("Document not found."))
+        again = await RequestDb.begin(engine)
+        assert await again.driver.fetchval("SELECT pg_backend_pid()") == pid
+        await again.commit()
+    finally:
+        await engine.dispose()
