@@ -92,9 +92,9 @@ class RequestContextMiddleware:
             if streaming:
                 await self.app(scope, receive, send_with_id)
             else:
-                await asyncio.wait_for(
-                    self.app(scope, receive, send_with_id), timeout=self.timeout_seconds
-                )
+                # asyncio.timeout, not wait_for: no extra task for every request.
+                async with asyncio.timeout(self.timeout_seconds):
+                    await self.app(scope, receive, send_with_id)
         except TimeoutError:
             if not response_started:
                 await _send_timeout(send_with_id, path)
