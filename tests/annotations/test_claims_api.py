@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.annotations.conftest import TEXT, create_claim, if_match, span_of
@@ -251,3 +252,56 @@ async def test_unknown_fields_and_server_managed_fields_are_rejected(
         )
         assert response.status_code == 422, field
         assert response.json()["errors"][0]["field"] == field
+
+
+async def test_a_claim_with_every_field_reads_back_as_created_with_its_audit_events(
+    client: httpx.AsyncClient, world: World, document: dict, session: AsyncSession
+) -> None:
+    """Claim creation writes through prepared asyncpg statements (claim and spans in one),
+    not the ORM: what it answers must be what is stored, and the audit trigger must record the
+    claim and each span with the request's actor, request id, idempotency key and reason."""
+    first, second = span_of(TEXT, "unemployment fell by half"), span_of(TEXT, "part-time work")
+    response = await client.post(
+        f"/api/v1/documents/{document['id']}/claims",
+        json={
+            "spans": [first, second],
+            "statement": "Unemployment halved, counting part-time work",
+            "claimant": {"name": "A. Minister", "role": "Minister", "organisation": "Gov"},
+            "claimedAt": "2026-11-20T09:30:00Z",
+            "tags": ["economy", "jobs"],
+            "checkworthiness": "high",
+            "assigneeId": str(world["editor"].user_id),
+            "reason": "from the morning briefing",
+        },
+        headers={
+            **world["reviewer"].headers,
+            "Idempotency-Key": "every-field-1",
+            "X-Request-ID": "req-every-field",
+        },
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert response.headers["etag"] == '"1"'
+    assert response.headers["location"] == f"/api/v1/claims/{created['id']}"
+    got = await client.get(f"/api/v1/claims/{created['id']}", headers=world["viewer"].headers)
+    assert got.json() == created
+    assert [s["start"] for s in created["spans"]] == [first["start"], second["start"]]
+    assert created["claimant"]["organisation"] == "Gov"
+    assert created["assigneeId"] == str(world["editor"].user_id)
+
+    events = (
+        await session.execute(
+            text(
+                "SELECT entity_type, action, actor_id, request_id, idempotency_key, reason "
+                "FROM audit_events WHERE claim_id = CAST(:id AS uuid) ORDER BY seq"
+            ),
+            {"id": created["id"]},
+        )
+    ).all()
+    reviewer = str(world["reviewer"].user_id)
+    context = (reviewer, "req-every-field", "every-field-1", "from the morning briefing")
+    assert [tuple(e) for e in events] == [
+        ("claim", "create", *context),
+        ("claim_span", "create", *context),
+        ("claim_span", "create", *context),
+    ]
