@@ -20,7 +20,9 @@ WINDOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 async def _count(db: RequestDb, key: str) -> int:
     return int(
-        await db.driver.fetchval("SELECT count(*) FROM rate_limit_windows WHERE key = $1", key)
+        await (await db.driver()).fetchval(
+            "SELECT count(*) FROM rate_limit_windows WHERE key = $1", key
+        )
     )
 
 
@@ -31,17 +33,18 @@ async def test_raw_and_orm_statements_commit_or_roll_back_together(
     engine = create_engine(database_urls.app, pool_size=1)
     key = f"request-db-{uuid.uuid4()}"
     try:
-        db = await RequestDb.begin(engine)
-        await db.driver.execute(
+        db = RequestDb.from_pool(engine)
+        await (await db.driver()).execute(
             "INSERT INTO rate_limit_windows (key, window_start, hits) VALUES ($1, $2, 1)",
             key + "-raw",
             WINDOW,
         )
-        db.session.add(RateLimitWindow(key=key + "-orm", window_start=WINDOW, hits=1))
-        await db.session.flush()
+        session = await db.session()
+        session.add(RateLimitWindow(key=key + "-orm", window_start=WINDOW, hits=1))
+        await session.flush()
         # Each sees the other's uncommitted row: one transaction.
         assert await _count(db, key + "-orm") == 1
-        seen = await db.session.scalar(
+        seen = await session.scalar(
             text("SELECT count(*) FROM rate_limit_windows WHERE key = :k"), {"k": key + "-raw"}
         )
         assert seen == 1
@@ -51,11 +54,13 @@ async def test_raw_and_orm_statements_commit_or_roll_back_together(
             await db.rollback(NotFound("Document not found."))
         assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
-        check = await RequestDb.begin(engine)
+        check = RequestDb.from_pool(engine)
         expected = 1 if outcome == "commit" else 0
         assert await _count(check, key + "-raw") == expected
         assert await _count(check, key + "-orm") == expected
-        await check.driver.execute("DELETE FROM rate_limit_windows WHERE key LIKE $1", key + "%")
+        await (await check.driver()).execute(
+            "DELETE FROM rate_limit_windows WHERE key LIKE $1", key + "%"
+        )
         await check.commit()
     finally:
         await engine.dispose()
@@ -68,9 +73,9 @@ async def test_a_connection_cancelled_in_the_middle_of_a_statement_is_discarded(
     that connection must not serve the next request."""
     engine = create_engine(database_urls.app, pool_size=1)
     try:
-        db = await RequestDb.begin(engine)
-        cancelled_pid = await db.driver.fetchval("SELECT pg_backend_pid()")
-        task = asyncio.create_task(db.driver.fetchval("SELECT pg_sleep(5)"))
+        db = RequestDb.from_pool(engine)
+        cancelled_pid = await (await db.driver()).fetchval("SELECT pg_backend_pid()")
+        task = asyncio.create_task((await db.driver()).fetchval("SELECT pg_sleep(5)"))
         await asyncio.sleep(0.2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError) as raised:
@@ -78,9 +83,9 @@ async def test_a_connection_cancelled_in_the_middle_of_a_statement_is_discarded(
         await db.rollback(raised.value)
         assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
-        after = await RequestDb.begin(engine)
-        assert await after.driver.fetchval("SELECT pg_backend_pid()") != cancelled_pid
-        assert await after.driver.fetchval("SELECT 1") == 1
+        after = RequestDb.from_pool(engine)
+        assert await (await after.driver()).fetchval("SELECT pg_backend_pid()") != cancelled_pid
+        assert await (await after.driver()).fetchval("SELECT 1") == 1
         await after.commit()
     finally:
         await engine.dispose()
@@ -89,11 +94,39 @@ async def test_a_connection_cancelled_in_the_middle_of_a_statement_is_discarded(
 async def test_a_refusal_of_the_api_keeps_the_connection(database_urls: DatabaseUrls) -> None:
     engine = create_engine(database_urls.app, pool_size=1)
     try:
-        db = await RequestDb.begin(engine)
-        pid = await db.driver.fetchval("SELECT pg_backend_pid()")
+        db = RequestDb.from_pool(engine)
+        pid = await (await db.driver()).fetchval("SELECT pg_backend_pid()")
         await db.rollback(NotFound("Document not found."))
-        again = await RequestDb.begin(engine)
-        assert await again.driver.fetchval("SELECT pg_backend_pid()") == pid
+        again = RequestDb.from_pool(engine)
+        assert await (await again.driver()).fetchval("SELECT pg_backend_pid()") == pid
         await again.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_no_connection_is_taken_before_the_first_statement(
+    database_urls: DatabaseUrls,
+) -> None:
+    """A request refused before it needs the database (no token, a rate limit) holds no
+    connection, and the rate limiter's own syncs never wait for one while their request holds
+    another from the same pool."""
+    engine = create_engine(database_urls.app, pool_size=1)
+    pool = engine.sync_engine.pool
+    try:
+        unused = RequestDb.from_pool(engine)
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        await unused.rollback(NotFound("Document not found."))
+        await unused.commit()
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        used = RequestDb.from_pool(engine)
+        first, second = await asyncio.gather(used.driver(), used.session())
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]  # one, asked for at once
+        assert await first.fetchval("SELECT 1") == 1
+        assert (await second.execute(text("SELECT 2"))).scalar() == 2
+        await used.commit()
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        with pytest.raises(RuntimeError):
+            await used.driver()
     finally:
         await engine.dispose()

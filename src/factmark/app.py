@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         ],
         dependencies={
             "db": Provide(provide_db),
-            "db_session": Provide(provide_db_session, sync_to_thread=False),
+            "db_session": Provide(provide_db_session),
             "read_session": Provide(provide_read_session),
             "actor": Provide(provide_actor),
         },

@@ -7,9 +7,9 @@ call (bench/README.md, claim creation). Both run on the same connection and in t
 transaction, so the audit context set by one is seen by the triggers the other fires, and one
 commit or rollback covers both.
 
-The session is opened only when a handler asks for it, joined to the transaction
-(``join_transaction_mode="rollback_only"``: its flushes go into the transaction, and only
-:class:`RequestDb` commits).
+The connection is taken from the pool at the first statement, and the session only when a
+handler asks for it, joined to the transaction (``join_transaction_mode="rollback_only"``: its
+flushes go into the transaction, and only :class:`RequestDb` commits).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -40,60 +40,60 @@ _REQUEST_DB = "factmark.request_db"
 
 
 class RequestDb:
-    """One connection, in a transaction begun when the request starts."""
+    """A request's connection and transaction, taken from the pool at first use.
 
-    __slots__ = ("_conn", "_done", "_savepoint", "_session", "driver")
+    Nothing is checked out until a statement needs it: a request refused before (no token, a
+    rate limit) holds no connection, and the rate limiter, which syncs through connections of
+    its own from the same pool, never runs while its request holds one (else a burst of
+    requests could hold every connection and wait for one more).
+    """
 
-    def __init__(
-        self,
-        conn: AsyncConnection,
-        driver: asyncpg.Connection[Any],
-        savepoint: AsyncTransaction | None = None,
-    ) -> None:
+    __slots__ = ("_conn", "_done", "_driver", "_engine", "_lock", "_savepoint", "_session")
+
+    def __init__(self, engine: AsyncEngine | None, conn: AsyncConnection | None = None) -> None:
+        self._engine = engine
         self._conn = conn
-        self._savepoint = savepoint
+        self._savepoint: AsyncTransaction | None = None
         self._session: AsyncSession | None = None
+        self._driver: asyncpg.Connection[Any] | None = None
+        self._lock = asyncio.Lock()
         self._done = False
-        self.driver = driver
-        """The asyncpg connection, already inside the request's transaction."""
 
     @classmethod
-    async def begin(cls, engine: AsyncEngine) -> RequestDb:
-        """A connection from the engine's pool, and a transaction of its own.
-
-        BEGIN doubles as the check a pre-ping would make: a pooled connection that fails it
-        (the server went away since, and asyncpg has not noticed yet) is discarded and one
-        other connection tried, so that a restart of the server costs no request an error.
-        """
-        for attempt in (1, 2):
-            conn = await engine.connect()
-            try:
-                return cls(conn, await _begin_on(conn))
-            except Exception:
-                await conn.invalidate()
-                await conn.close()
-                if attempt == 2:
-                    raise
-            except BaseException:  # cancelled in the middle of BEGIN: discard it
-                await asyncio.shield(_discard(conn))
-                raise
-        raise AssertionError("unreachable")
+    def from_pool(cls, engine: AsyncEngine) -> RequestDb:
+        """A connection from the engine's pool, with a transaction of its own."""
+        return cls(engine)
 
     @classmethod
-    async def within(cls, conn: AsyncConnection) -> RequestDb:
+    def within(cls, conn: AsyncConnection) -> RequestDb:
         """A savepoint on a connection someone else holds in a transaction (the tests': each
         request commits or rolls back its savepoint, and the test rolls back the rest)."""
-        savepoint = await conn.begin_nested()
-        fairy = await conn.get_raw_connection()
-        driver = fairy.driver_connection
-        assert driver is not None
-        assert driver.is_in_transaction()
-        return cls(conn, driver, savepoint)
+        return cls(None, conn)
 
-    @property
-    def session(self) -> AsyncSession:
+    async def driver(self) -> asyncpg.Connection[Any]:
+        """The asyncpg connection, inside the request's transaction (begun now if need be)."""
+        if self._done:
+            raise RuntimeError("this request's database access has ended")
+        if self._driver is not None:
+            return self._driver
+        async with self._lock:  # dependencies may ask at once (Litestar's task groups)
+            if self._driver is None:
+                if self._engine is not None:
+                    self._conn, self._driver = await _checkout(self._engine)
+                else:
+                    assert self._conn is not None
+                    self._savepoint = await self._conn.begin_nested()
+                    fairy = await self._conn.get_raw_connection()
+                    driver = fairy.driver_connection
+                    assert driver is not None
+                    self._driver = driver
+        return self._driver
+
+    async def session(self) -> AsyncSession:
         """The ORM session of this request, on the same connection and transaction."""
+        await self.driver()
         if self._session is None:
+            assert self._conn is not None
             self._session = AsyncSession(
                 bind=self._conn,
                 join_transaction_mode="rollback_only",
@@ -108,12 +108,19 @@ class RequestDb:
         if self._done:
             return
         self._done = True
+        if self._driver is None:
+            return  # no statement was sent
         try:
             if self._session is not None:
                 await self._session.flush()
+            if not self._driver.is_in_transaction():
+                # Something ended the transaction early (a rollback after a failed flush that a
+                # handler went past): what followed ran outside it. Refuse to report success.
+                raise RuntimeError("the request's transaction ended before its commit")
             if self._savepoint is not None:
                 await self._savepoint.commit()
             else:
+                assert self._conn is not None
                 await self._conn.commit()
         except BaseException as failure:
             await self._end(failure)
@@ -130,6 +137,8 @@ class RequestDb:
         if self._done:
             return
         self._done = True
+        if self._driver is None:
+            return
         await self._end(failure if failure is not None else _ROLLBACK)
 
     async def _end(self, failure: BaseException | None) -> None:
@@ -138,6 +147,7 @@ class RequestDb:
         await asyncio.shield(self._finish(failure))
 
     async def _finish(self, failure: BaseException | None) -> None:
+        assert self._conn is not None
         reusable = failure is None or _reusable_after(failure)
         try:
             if self._session is not None:
@@ -159,6 +169,27 @@ class RequestDb:
             await self._conn.close()  # back to the pool
         else:
             await _discard(self._conn)
+
+
+async def _checkout(engine: AsyncEngine) -> tuple[AsyncConnection, asyncpg.Connection[Any]]:
+    """A pooled connection in a new transaction.
+
+    BEGIN doubles as the check a pre-ping would make: a pooled connection that fails it (the
+    server went away since, and asyncpg has not noticed yet) is discarded and one other
+    connection tried, so that a restart of the server costs no request an error.
+    """
+    for attempt in (1, 2):
+        conn = await engine.connect()
+        try:
+            return conn, await _begin_on(conn)
+        except Exception:
+            await _discard(conn)
+            if attempt == 2:
+                raise
+        except BaseException:  # cancelled in the middle of BEGIN: discard it
+            await asyncio.shield(_discard(conn))
+            raise
+    raise AssertionError("unreachable")
 
 
 async def _begin_on(conn: AsyncConnection) -> asyncpg.Connection[Any]:
@@ -214,7 +245,7 @@ async def driver_of(session: AsyncSession) -> asyncpg.Connection[Any]:
     await session.flush()
     db = session.info.get(_REQUEST_DB)
     if isinstance(db, RequestDb):
-        return db.driver
+        return await db.driver()
     # A session of its own (the CLI, the seed): make it begin its transaction, then go under.
     conn = await session.connection()
     fairy = await conn.get_raw_connection()
@@ -227,7 +258,7 @@ async def driver_of(session: AsyncSession) -> asyncpg.Connection[Any]:
 
 def request_db_opener(
     sessionmaker: async_sessionmaker[Any],
-) -> Callable[[], Awaitable[RequestDb]]:
+) -> Callable[[], RequestDb]:
     """How requests get their RequestDb: from the pool of the engine the app's sessions are
     bound to, or, where they are bound to one connection (the tests), on that connection."""
     bind = sessionmaker.kw.get("bind")
@@ -235,4 +266,4 @@ def request_db_opener(
         return partial(RequestDb.within, bind)
     if not isinstance(bind, AsyncEngine):
         raise TypeError("the sessionmaker must be bound to an engine or a connection")
-    return partial(RequestDb.begin, bind)
+    return partial(RequestDb.from_pool, bind)

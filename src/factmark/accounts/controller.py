@@ -40,7 +40,7 @@ from factmark.http.idempotency import run_idempotent
 from factmark.http.openapi import PublicOperation
 from factmark.http.params import IdempotencyKey, IfMatch, OptionalIfMatch, WorkspaceRef
 from factmark.http.problems import problems, public_problems
-from factmark.transaction import driver_of
+from factmark.transaction import RequestDb, driver_of
 
 
 def workspace_out(row: WorkspaceRow, role: Role | None = None) -> Workspace:
@@ -129,9 +129,11 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        db_session: NamedDependency[AsyncSession],
+        db: NamedDependency[RequestDb],
         data: JSONBody[LoginRequest],
     ) -> IssuedToken:
+        # The limits first: their syncs take connections of their own, and this request must
+        # not hold its own while it waits for one (RequestDb checks out at first use).
         settings = state.settings
         client = request.client.host if request.client else "unknown"
         window = settings.rate_limit_window_seconds
@@ -142,7 +144,10 @@ class AuthController(Controller):
             f"login:client:{client}", settings.login_rate_limit * 10, window, exact=True
         )
         token, row, _ = await service.login(
-            db_session, email=data.email, password=data.password, ttl_days=settings.token_ttl_days
+            await db.session(),
+            email=data.email,
+            password=data.password,
+            ttl_days=settings.token_ttl_days,
         )
         return issued_out(token, row)
 

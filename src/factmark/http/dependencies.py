@@ -21,7 +21,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def provide_db(state: State) -> AsyncGenerator[RequestDb, None]:
     """One connection and one transaction per request: committed when the handler succeeds,
     rolled back when it raises, so a failed request leaves nothing behind."""
-    db = await state.open_request_db()
+    db: RequestDb = state.open_request_db()
     try:
         yield db
     except BaseException as failure:
@@ -31,9 +31,9 @@ async def provide_db(state: State) -> AsyncGenerator[RequestDb, None]:
         await db.commit()
 
 
-def provide_db_session(db: NamedDependency[RequestDb]) -> AsyncSession:
+async def provide_db_session(db: NamedDependency[RequestDb]) -> AsyncSession:
     """The request's ORM session, in the request's transaction."""
-    return db.session
+    return await db.session()
 
 
 async def provide_read_session(
@@ -75,7 +75,7 @@ async def provide_actor(
             settings.api_rate_limit,
             settings.rate_limit_window_seconds,
         )
-        actor = await authenticate(db.driver, token)
+        actor = await authenticate(await db.driver(), token)
         request.scope.setdefault("state", {})["actor_id"] = actor.key
         if request.method not in SAFE_METHODS:
             context = audit_context(
@@ -84,7 +84,7 @@ async def provide_actor(
                 idempotency_key=request.headers.get("idempotency-key"),
                 reason=request.headers.get("x-change-reason"),
             )
-            await db.driver.execute(SET_AUDIT_CONTEXT, context)
+            await (await db.driver()).execute(SET_AUDIT_CONTEXT, context)
     except BaseException as failure:
         # Litestar cleans up generator dependencies only once all of them are resolved: when
         # this one raises (401, 429, database down), nothing gives the request's connection

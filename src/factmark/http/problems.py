@@ -217,6 +217,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004"}
 
 
+_ADAPTER_ERRORS = {"InterfaceError", "InternalClientError"}
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     # asyncpg's InterfaceError as SQLAlchemy's wrapper of it: "connection is closed".
     if isinstance(exc, OSError | ConnectionError | InterfaceError | asyncpg.InterfaceError):
@@ -237,7 +240,9 @@ def _is_connection_error(exc: BaseException) -> bool:
     name = type(getattr(exc, "orig", exc)).__name__
     # InternalClientError: asyncpg found the connection in the middle of an operation that
     # the server will never finish (it went away while answering).
-    return "Connection" in name or "CannotConnectNow" in name or name == "InternalClientError"
+    # SQLAlchemy's adapter raises its own InterfaceError ("connection is closed") when BEGIN is
+    # sent on a connection the server dropped (factmark.transaction).
+    return "Connection" in name or "CannotConnectNow" in name or name in _ADAPTER_ERRORS
 
 
 # A unique or exclusion constraint refused a row that a concurrent request got in first: the

@@ -156,8 +156,10 @@ class DocumentClaimsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Claim]:
         # The busiest write: straight to the request's asyncpg connection, no ORM session.
+        connection = await db.driver()
+
         async def produce() -> Response[Claim]:
-            await set_change_reason(db.driver, data.reason)
+            await set_change_reason(connection, data.reason)
             values = {
                 "statement": data.statement,
                 "claimant": msgspec.to_builtins(data.claimant) if data.claimant else None,
@@ -167,7 +169,7 @@ class DocumentClaimsController(Controller):
                 "assignee_id": data.assignee_id,
             }
             bundle = await service.create_claim(
-                db.driver,
+                connection,
                 actor,
                 documentId,
                 spans=data.spans,
@@ -176,7 +178,7 @@ class DocumentClaimsController(Controller):
             )
             return _claim_response(bundle, data.offset_unit, 201)
 
-        return await run_idempotent(request, db.driver, actor, Claim, produce)
+        return await run_idempotent(request, connection, actor, Claim, produce)
 
 
 class ClaimController(Controller):
