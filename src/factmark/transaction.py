@@ -105,9 +105,10 @@ class RequestDb:
 
     async def commit(self) -> None:
         """Flush what the session holds, commit, and give the connection back."""
-        if self._done:
-            return
-        self._done = True
+        async with self._lock:  # after a checkout still under way, if any
+            if self._done:
+                return
+            self._done = True
         if self._driver is None:
             return  # no statement was sent
         try:
@@ -134,9 +135,10 @@ class RequestDb:
         as clean as it was (a refusal of the API, an error the server reported), the connection
         is discarded rather than given to the next request.
         """
-        if self._done:
-            return
-        self._done = True
+        async with self._lock:  # after a checkout still under way, if any
+            if self._done:
+                return
+            self._done = True
         if self._driver is None:
             return
         await self._end(failure if failure is not None else _ROLLBACK)

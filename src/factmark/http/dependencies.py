@@ -65,11 +65,11 @@ async def provide_actor(
     request: Request[Any, Any, Any], db: NamedDependency[RequestDb], state: State
 ) -> Actor:
     """The authenticated caller; for writes, also the audit context of the transaction."""
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthenticated("This endpoint needs a bearer token.", code="unauthenticated")
     settings = state.settings
     try:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthenticated("This endpoint needs a bearer token.", code="unauthenticated")
         await state.rate_limiter.hit(
             f"token:{token[:16]}",
             settings.api_rate_limit,

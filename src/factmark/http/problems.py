@@ -288,15 +288,22 @@ def exception_group_handler(
     request: Request[Any, Any, Any], exc: ExceptionGroup[Exception]
 ) -> Response[Any]:
     """Litestar resolves some dependencies concurrently, in a task group, which wraps what they
-    raise (a 401, the database going away) in an exception group: answer for the first one."""
-    leaf: Exception = exc
-    while isinstance(leaf, ExceptionGroup) and leaf.exceptions:
-        leaf = leaf.exceptions[0]
+    raise (a 401, the database going away) in an exception group: answer for a refusal among
+    them (it explains why the others stopped), else for the first."""
+    leaves = _leaves(exc)
+    # A refusal (401, 429, 422) explains why the other dependencies stopped: answer with it.
+    leaf = next((e for e in leaves if isinstance(e, DomainError | HTTPException)), leaves[0])
     for cls in type(leaf).__mro__:
         handler = _HANDLERS_BY_TYPE.get(cls)
         if handler is not None:
             return handler(request, leaf)
     return internal_error_handler(request, leaf)
+
+
+def _leaves(exc: Exception) -> list[Exception]:
+    if isinstance(exc, ExceptionGroup) and exc.exceptions:
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 _HANDLERS_BY_TYPE: dict[type, Callable[[Request[Any, Any, Any], Any], Response[Any]]] = {
