@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import msgspec
 import pytest
 from sqlalchemy import text
@@ -49,3 +50,25 @@ def test_errors_wrapped_in_an_exception_group_are_answered_as_themselves() -> No
     other = ExceptionGroup("dependencies", [RuntimeError("boom")])
     response = exception_group_handler(None, other)  # type: ignore[arg-type]
     assert response.status_code == 500
+
+
+def test_an_exception_group_with_a_refusal_answers_with_the_refusal() -> None:
+    """When the actor refuses the caller (401) while a sibling dependency fails because the
+    request ended (its database access closed), the 401 is the answer, whatever came first."""
+    ended = RuntimeError("this request's database access has ended")
+    grouped = ExceptionGroup(
+        "dependencies", [ended, ExceptionGroup("inner", [Unauthenticated("No token.")])]
+    )
+    response = exception_group_handler(None, grouped)  # type: ignore[arg-type]
+    assert response.status_code == 401
+
+
+def test_asyncpg_errors_from_direct_statements_map_like_sqlalchemy_ones() -> None:
+    """Statements sent to asyncpg directly (factmark.transaction) raise asyncpg's own
+    exceptions: a unique violation is a 409, a closed connection or a shutdown a 503."""
+    unique = asyncpg.UniqueViolationError("duplicate key value violates unique constraint")
+    assert internal_error_handler(None, unique).status_code == 409  # type: ignore[arg-type]
+    closed = asyncpg.InterfaceError("connection is closed")
+    assert internal_error_handler(None, closed).status_code == 503  # type: ignore[arg-type]
+    shutdown = asyncpg.exceptions.AdminShutdownError("terminating connection")
+    assert internal_error_handler(None, shutdown).status_code == 503  # type: ignore[arg-type]
