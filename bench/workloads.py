@@ -32,8 +32,9 @@ from factmark.accounts.service import (
     audit_context,
     hash_token,
 )
-from factmark.annotations.service.claims import FIND_DOCUMENT, INSERT_CLAIM
+from factmark.annotations.service.claims import INSERT_CLAIM
 from factmark.db import create_engine, create_sessionmaker, new_id
+from factmark.documents.service import DOCUMENT_WORKSPACE
 from factmark.exports.service import ExportFilters
 from factmark.http.idempotency import CLAIM_KEY, STORE_RESPONSE
 from factmark.http.pagination import Sort, encode_cursor
@@ -465,7 +466,7 @@ async def claim_write(ctx: Context) -> Callable[..., Awaitable[None]]:
                 SET_AUDIT_CONTEXT, audit_context(actor, request_id=key, idempotency_key=key)
             )
             assert await conn.fetchval(CLAIM_KEY, actor.key, key, fingerprint, "POST", path)
-            ws = await conn.fetchval(FIND_DOCUMENT, doc, [uuid.UUID(ctx.dataset.workspace_id)])
+            ws = await conn.fetchval(DOCUMENT_WORKSPACE, doc, [uuid.UUID(ctx.dataset.workspace_id)])
             assert ws is not None
             row = await conn.fetchrow(
                 INSERT_CLAIM,

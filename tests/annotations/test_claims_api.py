@@ -239,6 +239,13 @@ async def test_assignee_must_be_a_member_of_the_workspace(
         headers=world["viewer"].headers,
     )
     assert [c["id"] for c in mine.json()["items"]] == [member["id"]]
+    moved = await client.patch(
+        f"/api/v1/claims/{member['id']}",
+        json={"assigneeId": str(world["outsider"].user_id)},
+        headers={**world["reviewer"].headers, **if_match(member)},
+    )
+    assert moved.status_code == 422
+    assert moved.json()["errors"][0]["field"] == "assigneeId"
 
 
 async def test_unknown_fields_and_server_managed_fields_are_rejected(

@@ -130,10 +130,8 @@ async def set_audit_context(
     value = audit_context(
         actor, request_id=request_id, idempotency_key=idempotency_key, reason=reason
     )
-    with session.no_autoflush:  # set before pending changes are written
-        await session.execute(
-            text("SELECT set_config('factmark.actor', :actor, true)"), {"actor": value}
-        )
+    # Not flushed first: the context must be set before pending changes are written.
+    await (await session.connection()).exec_driver_sql(SET_AUDIT_CONTEXT, (value,))
 
 
 SET_CHANGE_REASON = "SELECT set_config('factmark.reason', $1, true)"
@@ -146,11 +144,8 @@ async def set_change_reason(db: AsyncSession | asyncpg.Connection[Any], reason: 
         raise Invalid("reason must not contain NUL characters.", field="reason")
     if not reason:
         return
-    if isinstance(db, AsyncSession):
-        with db.no_autoflush:
-            await db.execute(
-                text("SELECT set_config('factmark.reason', :reason, true)"), {"reason": reason}
-            )
+    if isinstance(db, AsyncSession):  # not flushed first: set before pending changes
+        await (await db.connection()).exec_driver_sql(SET_CHANGE_REASON, (reason,))
     else:
         await db.execute(SET_CHANGE_REASON, reason)
 

@@ -15,8 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from factmark.accounts.models import Membership, Role
-from factmark.accounts.service import Actor, plain_uuid, require_role
+from factmark.accounts.models import Role
+from factmark.accounts.service import Actor, require_role
 from factmark.annotations.models import (
     Claim,
     ClaimSpan,
@@ -30,10 +30,11 @@ from factmark.annotations.service.anchoring import AnchoredSpan, SpanLike, ancho
 from factmark.annotations.spans import OffsetUnit
 from factmark.db import new_id
 from factmark.documents.models import Document
-from factmark.documents.service import check_clean_strings
-from factmark.errors import Conflict, Invalid, NotFound
+from factmark.documents.service import check_clean_strings, document_workspace
+from factmark.errors import Conflict, Invalid
 from factmark.http.concurrency import check_version
 from factmark.http.pagination import PageResult, SortKey, apply_keyset, page_of, parse_sort
+from factmark.transaction import driver_of
 
 # status -> {target: minimum role}. "verified" is reached only by approving a verdict.
 TRANSITIONS: dict[str, dict[str, Role]] = {
@@ -267,16 +268,11 @@ def _statement_from(spans: Sequence[AnchoredSpan]) -> str:
 
 
 async def _check_assignee(
-    session: AsyncSession, workspace_id: uuid.UUID, assignee_id: uuid.UUID | None
+    db: asyncpg.Connection[Any], workspace_id: uuid.UUID, assignee_id: uuid.UUID | None
 ) -> None:
     if assignee_id is None:
         return
-    member = await session.scalar(
-        select(Membership.id).where(
-            Membership.workspace_id == workspace_id, Membership.user_id == assignee_id
-        )
-    )
-    if member is None:
+    if not await db.fetchval(IS_MEMBER, workspace_id, assignee_id):
         raise Invalid("The assignee is not a member of this workspace.", field="assigneeId")
 
 
@@ -301,12 +297,6 @@ def _span_rows(claim: Claim, anchored: Sequence[AnchoredSpan]) -> list[ClaimSpan
 
 # Claim creation is the busiest write (a review desk under a surge): its statements go to the
 # request's asyncpg connection (factmark.transaction), not through the ORM's unit of work.
-FIND_DOCUMENT = """
-    SELECT workspace_id FROM documents
-     WHERE id = $1 AND workspace_id = ANY($2::uuid[]) AND deleted_at IS NULL
-"""
-"""The workspace of a document the caller may see (``documents.service.visible_to``)."""
-
 IS_MEMBER = "SELECT true FROM memberships WHERE workspace_id = $1 AND user_id = $2"
 
 INSERT_CLAIM = """
@@ -344,16 +334,12 @@ async def create_claim(
 ) -> ClaimBundle:
     """Validate and write a claim on ``db``, the asyncpg connection of the caller's
     transaction (``RequestDb.driver``, or ``driver_of(session)``)."""
-    workspace_id = await db.fetchval(FIND_DOCUMENT, document_id, actor.workspace_ids)
-    if workspace_id is None:
-        raise NotFound("Document not found.")
-    workspace_id = plain_uuid(workspace_id)
+    workspace_id = await document_workspace(db, actor, document_id)
     require_role(actor, workspace_id, Role.REVIEWER)
     check_clean_strings(values)
     anchored = anchor(await text_index(db, document_id), spans, unit)
     assignee_id = values.get("assignee_id")
-    if assignee_id is not None and not await db.fetchval(IS_MEMBER, workspace_id, assignee_id):
-        raise Invalid("The assignee is not a member of this workspace.", field="assigneeId")
+    await _check_assignee(db, workspace_id, assignee_id)
     claimant = values.get("claimant") or {}
     claim = Claim(
         id=new_id(),
@@ -422,7 +408,7 @@ async def update_claim(
     check_version(claim.version, expected_version)
     check_clean_strings(changes)
     if "assignee_id" in changes:
-        await _check_assignee(session, claim.workspace_id, changes["assignee_id"])
+        await _check_assignee(await driver_of(session), claim.workspace_id, changes["assignee_id"])
     if "claimant" in changes:
         claimant = changes.pop("claimant") or {}
         claim.claimant_name = claimant.get("name")
