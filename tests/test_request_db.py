@@ -66,6 +66,40 @@ async def test_raw_and_orm_statements_commit_or_roll_back_together(
         await engine.dispose()
 
 
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+async def test_a_request_without_a_session_ends_its_transaction_and_gives_the_connection_back(
+    database_urls: DatabaseUrls, outcome: str
+) -> None:
+    """The asyncpg-only path (claim creation, the rate limiter) ends its transaction itself,
+    without a SQLAlchemy Connection: the next request gets the same connection, idle, with
+    the first one's row committed or gone."""
+    engine = create_engine(database_urls.app, pool_size=1)
+    key = f"request-db-{uuid.uuid4()}"
+    try:
+        db = RequestDb.from_pool(engine)
+        driver = await db.driver()
+        pid = await driver.fetchval("SELECT pg_backend_pid()")
+        await driver.execute(
+            "INSERT INTO rate_limit_windows (key, window_start, hits) VALUES ($1, $2, 1)",
+            key,
+            WINDOW,
+        )
+        if outcome == "commit":
+            await db.commit()
+        else:
+            await db.rollback(NotFound("Document not found."))
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert not driver.is_in_transaction()
+
+        again = RequestDb.from_pool(engine)
+        assert await (await again.driver()).fetchval("SELECT pg_backend_pid()") == pid
+        assert await _count(again, key) == (1 if outcome == "commit" else 0)
+        await (await again.driver()).execute("DELETE FROM rate_limit_windows WHERE key = $1", key)
+        await again.commit()
+    finally:
+        await engine.dispose()
+
+
 async def test_a_connection_cancelled_in_the_middle_of_a_statement_is_discarded(
     database_urls: DatabaseUrls,
 ) -> None:

@@ -17,12 +17,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factmark.errors import RateLimited
-from factmark.http.models import RateLimitWindow
+from factmark.transaction import RequestDb
 
 SYNC_SECONDS = 1.0
 """How stale this process's view of another process's hits may be."""
@@ -101,26 +99,31 @@ class RateLimiter:
         window.shared = max(window.shared, shared)
 
 
+ADD_HITS = """
+    INSERT INTO rate_limit_windows (key, window_start, hits) VALUES ($1, $2, $3)
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_windows.hits + $3
+    RETURNING hits
+"""
+
+FORGET_OLD_WINDOWS = "DELETE FROM rate_limit_windows WHERE window_start < now() - interval '1 hour'"
+
+
 async def _add(engine: AsyncEngine, key: str, start: int, hits: int) -> int:
     """Add ``hits`` to the shared count of ``key`` in the window from ``start``; its new total.
 
-    Its own short transaction, so that the count stays when the request fails.
+    Its own short transaction, so that the count stays when the request fails; prepared
+    asyncpg statements on a pooled connection, as the requests' own (factmark.transaction).
     """
-    stmt = (
-        insert(RateLimitWindow)
-        .values(key=key, window_start=datetime.fromtimestamp(start, tz=UTC), hits=hits)
-        .on_conflict_do_update(
-            index_elements=[RateLimitWindow.key, RateLimitWindow.window_start],
-            set_={"hits": RateLimitWindow.hits + hits},
+    db = RequestDb.from_pool(engine)
+    try:
+        driver = await db.driver()
+        total = int(
+            await driver.fetchval(ADD_HITS, key, datetime.fromtimestamp(start, tz=UTC), hits)
         )
-        .returning(RateLimitWindow.hits)
-    )
-    async with engine.begin() as conn:
-        total = int((await conn.execute(stmt)).scalar_one())
         if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
-            await conn.execute(
-                delete(RateLimitWindow).where(
-                    RateLimitWindow.window_start < func.now() - func.make_interval(0, 0, 0, 0, 1)
-                )
-            )
+            await driver.execute(FORGET_OLD_WINDOWS)
+    except BaseException as failure:
+        await db.rollback(failure)
+        raise
+    await db.commit()
     return total

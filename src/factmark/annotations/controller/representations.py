@@ -19,7 +19,7 @@ from factmark.annotations.schemas import (
     Verdict,
     VerdictState,
 )
-from factmark.annotations.service.claims import ClaimBundle
+from factmark.annotations.service.claims import ClaimBundle, NewSpan
 from factmark.annotations.spans import OffsetUnit
 from factmark.schemas import resource_fields
 
@@ -69,7 +69,7 @@ def correction_out(row: models.Correction) -> Correction:
     )
 
 
-def span_out(row: models.ClaimSpan, unit: OffsetUnit) -> Span:
+def span_out(row: models.ClaimSpan | NewSpan, unit: OffsetUnit) -> Span:
     utf16 = unit is OffsetUnit.UTF16
     return Span(
         start=row.start_utf16 if utf16 else row.start_offset,

@@ -52,11 +52,50 @@ SORT_KEYS = (
 
 
 @dataclass(slots=True)
+class NewClaim:
+    """A claim as ``create_claim`` wrote it: the values its representation reads, without an
+    ORM instance (building one costs ~0.05 ms of CPU, on the busiest write)."""
+
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    document_id: uuid.UUID
+    statement: str
+    claimant_name: str | None
+    claimant_role: str | None
+    claimant_organisation: str | None
+    claimed_at: datetime | None
+    tags: list[str]
+    checkworthiness: str | None
+    assignee_id: uuid.UUID | None
+    first_offset: int
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    status: str = "open"
+    verified_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class NewSpan:
+    """A span as ``create_claim`` wrote it (see NewClaim)."""
+
+    id: uuid.UUID
+    start_offset: int
+    end_offset: int
+    start_utf16: int
+    end_utf16: int
+    exact: str
+    prefix: str
+    suffix: str
+
+
+@dataclass(slots=True)
 class ClaimBundle:
     """A claim with what its representation needs, loaded in a fixed number of queries."""
 
-    claim: Claim
-    spans: list[ClaimSpan] = field(default_factory=list)
+    claim: Claim | NewClaim
+    spans: list[ClaimSpan | NewSpan] = field(default_factory=list)
     verdict: Verdict | None = None
     rating: Rating | None = None
     corrections: list[Correction] = field(default_factory=list)
@@ -135,9 +174,10 @@ async def claim_as_of(
             ratings[rating_id] = rating
     rated = [(v, ratings[v.rating_id]) for v in verdicts if v.rating_id in ratings]
     current = next((pair for pair in rated if pair[0].id == claim.approved_verdict_id), None)
+    ordered = sorted(spans, key=lambda s: s.ordinal)
     return ClaimBundle(
         claim=claim,
-        spans=sorted(spans, key=lambda s: s.ordinal),
+        spans=list[ClaimSpan | NewSpan](ordered),
         verdict=current[0] if current else None,
         rating=current[1] if current else None,
         corrections=corrections,
@@ -341,56 +381,67 @@ async def create_claim(
     assignee_id = values.get("assignee_id")
     await _check_assignee(db, workspace_id, assignee_id)
     claimant = values.get("claimant") or {}
-    claim = Claim(
-        id=new_id(),
+    claim_id = new_id()
+    statement = values.get("statement") or _statement_from(anchored)
+    tags = list(values.get("tags") or [])
+    first_offset = min(a.span.start for a in anchored)
+    spans_written = [
+        NewSpan(
+            id=new_id(),
+            start_offset=a.span.start,
+            end_offset=a.span.end,
+            start_utf16=a.start_utf16,
+            end_utf16=a.end_utf16,
+            exact=a.span.exact,
+            prefix=a.span.prefix,
+            suffix=a.span.suffix,
+        )
+        for a in anchored
+    ]
+    written = await db.fetchrow(
+        INSERT_CLAIM,
+        claim_id,
+        workspace_id,
+        document_id,
+        statement,
+        claimant.get("name"),
+        claimant.get("role"),
+        claimant.get("organisation"),
+        values.get("claimed_at"),
+        tags,
+        values.get("checkworthiness"),
+        assignee_id,
+        first_offset,
+        actor.user_id,
+        [r.id for r in spans_written],
+        [r.start_offset for r in spans_written],
+        [r.end_offset for r in spans_written],
+        [r.start_utf16 for r in spans_written],
+        [r.end_utf16 for r in spans_written],
+        [r.exact for r in spans_written],
+        [r.prefix for r in spans_written],
+        [r.suffix for r in spans_written],
+    )
+    assert written is not None
+    claim = NewClaim(
+        id=claim_id,
         workspace_id=workspace_id,
         document_id=document_id,
-        statement=values.get("statement") or _statement_from(anchored),
+        statement=statement,
         claimant_name=claimant.get("name"),
         claimant_role=claimant.get("role"),
         claimant_organisation=claimant.get("organisation"),
         claimed_at=values.get("claimed_at"),
-        tags=list(values.get("tags") or []),
+        tags=tags,
         checkworthiness=values.get("checkworthiness"),
         assignee_id=assignee_id,
-        status="open",
-        first_offset=min(a.span.start for a in anchored),
+        first_offset=first_offset,
         created_by=actor.user_id,
-        verified_at=None,
-        approved_verdict_id=None,
+        created_at=written["created_at"],
+        updated_at=written["updated_at"],
+        version=written["version"],
     )
-    rows = _span_rows(claim, anchored)
-    for row in rows:
-        row.id = new_id()
-    written = await db.fetchrow(
-        INSERT_CLAIM,
-        claim.id,
-        workspace_id,
-        document_id,
-        claim.statement,
-        claim.claimant_name,
-        claim.claimant_role,
-        claim.claimant_organisation,
-        claim.claimed_at,
-        claim.tags,
-        claim.checkworthiness,
-        assignee_id,
-        claim.first_offset,
-        claim.created_by,
-        [r.id for r in rows],
-        [r.start_offset for r in rows],
-        [r.end_offset for r in rows],
-        [r.start_utf16 for r in rows],
-        [r.end_utf16 for r in rows],
-        [r.exact for r in rows],
-        [r.prefix for r in rows],
-        [r.suffix for r in rows],
-    )
-    assert written is not None
-    claim.created_at = written["created_at"]
-    claim.updated_at = written["updated_at"]
-    claim.version = written["version"]
-    return ClaimBundle(claim=claim, spans=rows)
+    return ClaimBundle(claim=claim, spans=list[ClaimSpan | NewSpan](spans_written))
 
 
 async def update_claim(
