@@ -90,9 +90,12 @@ def render(
         f"{scale.duration:g} s per measurement; API: `factmark serve` (uvicorn) with "
         f"{report.workers} worker{'s' if report.workers != 1 else ''}"
         + (
-            " (chosen by measurement: "
-            + ", ".join(f"{w} -> {r.rate:,.0f} req/s" for w, r in report.calibration)
-            + " on the review read)"
+            " (chosen by measurement, req/s on the review read and on claim creation: "
+            + ", ".join(
+                f"{c.workers} -> {c.review.rate:,.0f} and {c.create.rate:,.0f}"
+                for c in report.calibration
+            )
+            + ")"
             if len(report.calibration) > 1
             else ""
         )

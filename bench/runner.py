@@ -176,15 +176,31 @@ async def _choose_workers(
     make_loader: MakeLoader,
     report: workloads.Report,
 ) -> int:
+    """The count of workers that serves best a mix of reads and writes: each candidate serves
+    the review read and claim creation (the two workloads with a rate target) for a few
+    seconds; each rate is taken relative to the best count's on that workload, and the count
+    with the highest sum wins."""
     for workers in scale.worker_candidates:
         with ApiServer(database, work_dir, workers) as server:
             loader = make_loader(server, scale.calibration_duration)
             await loader(_review(dataset))  # warm-up
-            result = await loader(_review(dataset))
-        log(f"  {workers} worker(s): {result.rate:,.0f} req/s on the review read")
-        report.calibration.append((workers, result))
-    best = max(report.calibration, key=lambda item: item[1].rate)
-    return best[0]
+            review = await loader(_review(dataset))
+            try:
+                create = await loader(workloads.create_load(dataset))
+            finally:
+                await workloads.delete_open_claims(database.owner_dsn, dataset.workspace_id)
+        log(
+            f"  {workers} worker(s): {review.rate:,.0f} req/s on the review read, "
+            f"{create.rate:,.0f} on claim creation"
+        )
+        report.calibration.append(workloads.Calibration(workers, review, create))
+    best_review = max(c.review.rate for c in report.calibration) or 1.0
+    best_create = max(c.create.rate for c in report.calibration) or 1.0
+    best = max(
+        report.calibration,
+        key=lambda c: c.review.rate / best_review + c.create.rate / best_create,
+    )
+    return best.workers
 
 
 async def _postmaster(database: BenchDatabase) -> int | None:
@@ -302,7 +318,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
             "measurements": [{**asdict(m), "rate": m.result.rate} for m in report.measurements],
             "export": report.export_rows,
             "notes": report.notes,
-            "calibration": [(w, asdict(r)) for w, r in report.calibration],
+            "calibration": [asdict(c) for c in report.calibration],
         }
         args.json.write_bytes(msgspec.json.format(msgspec.json.encode(payload)))
     shutil.rmtree(work_dir, ignore_errors=True)
