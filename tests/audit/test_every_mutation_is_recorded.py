@@ -585,3 +585,94 @@ async def test_operation_leaves_its_audit_event(
     ]
     assert matching, f"{operation_id}: no {expected} among {[tuple(r) for r in rows]}"
     assert {r.actor_id for r in matching} == {str(expected.actor.user_id)}
+
+
+async def test_creates_record_their_after_image_and_no_diff(
+    client: httpx.AsyncClient, world: World, session: AsyncSession
+) -> None:
+    """Creates take the trigger's own path: each records its after-image, no ``before`` and
+    no ``changed_fields``; a row created and then changed in one request (a correction's new
+    verdict, approved at once) records both, in order."""
+    scene = Scene(client, world)
+    claim = await scene.claim()
+    verdict = await scene.verdict(claim)
+    verified = await scene.call(
+        "POST",
+        f"/api/v1/verdicts/{verdict['id']}/approve",
+        world["editor"],
+        version=verdict["version"],
+        setup=True,
+    )
+    corrected = await scene.call(
+        "POST",
+        f"/api/v1/claims/{claim['id']}/corrections",
+        world["editor"],
+        json={"note": "New figures.", "verdict": {"rating": "half-true", "summary": "40%."}},
+        version=verified["version"],
+    )
+    correction = corrected["corrections"][-1]
+    rows = (
+        await session.execute(
+            text(
+                "SELECT entity_type, entity_id::text, action, actor_id, claim_id::text, "
+                "after, before, changed_fields FROM audit_events WHERE request_id = :r "
+                "ORDER BY seq"
+            ),
+            {"r": scene.request_id},
+        )
+    ).all()
+    new_verdict = [r for r in rows if r.entity_id == correction["newVerdictId"]]
+    assert [r.action for r in new_verdict] == ["create", "verdict.approved"]
+    create = new_verdict[0]
+    assert create.actor_id == str(world["editor"].user_id)
+    assert create.claim_id == claim["id"]
+    assert create.after["id"] == correction["newVerdictId"]
+    assert create.after["state"] == "submitted"
+    assert create.before is None
+    assert create.changed_fields is None
+    assert new_verdict[1].changed_fields  # the approval's diff
+    (recorded,) = [r for r in rows if r.entity_type == "correction"]
+    assert (recorded.action, recorded.after["note"]) == ("create", "New figures.")
+
+
+async def test_a_create_records_the_action_its_transaction_named(
+    world: World, session: AsyncSession
+) -> None:
+    """The trigger names a create as the transaction asked (``factmark.actions``, as
+    ``flush_as`` sets it), else ``create``; with the actor and request id of the context."""
+    workspace_id = (
+        await session.execute(text("SELECT id FROM workspaces WHERE slug = 'acme'"))
+    ).scalar_one()
+    named, plain = uuid.uuid4(), uuid.uuid4()
+    actor = '{"kind": "user", "id": "someone", "name": "Some One", "requestId": "req-1"}'
+    await session.execute(text("SELECT set_config('factmark.actor', :a, true)"), {"a": actor})
+    await session.execute(
+        text("SELECT set_config('factmark.actions', :a, true)"),
+        {"a": f'{{"{named}": "rating.imported"}}'},
+    )
+    for rating_id, key in ((named, "imported"), (plain, "plain")):
+        await session.execute(
+            text(
+                "INSERT INTO ratings (id, workspace_id, key, label, ordinal) "
+                "VALUES (:id, :ws, :key, :key, 99)"
+            ),
+            {"id": rating_id, "ws": workspace_id, "key": f"{key}-{rating_id.hex[:6]}"},
+        )
+    rows = (
+        await session.execute(
+            text(
+                "SELECT entity_id, action, actor_id, actor_name, request_id, workspace_id "
+                "FROM audit_events WHERE entity_id IN (:a, :b) ORDER BY seq"
+            ),
+            {"a": named, "b": plain},
+        )
+    ).all()
+    await session.rollback()
+    assert [(r.entity_id, r.action) for r in rows] == [
+        (named, "rating.imported"),
+        (plain, "create"),
+    ]
+    assert {(r.actor_id, r.actor_name, r.request_id) for r in rows} == {
+        ("someone", "Some One", "req-1")
+    }
+    assert {r.workspace_id for r in rows} == {workspace_id}
