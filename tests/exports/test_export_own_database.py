@@ -154,6 +154,72 @@ async def test_a_write_still_in_flight_after_the_wait_keeps_the_watermark_back(
     ]
 
 
+@pytest.mark.parametrize("elsewhere", ["another database", "no audit event"])
+async def test_an_export_does_not_wait_for_writes_that_cannot_reach_its_audit_log(
+    own: Own, database_urls: DatabaseUrls, monkeypatch: pytest.MonkeyPatch, elsewhere: str
+) -> None:
+    """Only a transaction that has written this database's audit log can commit an event
+    below the new watermark. A write in flight in another database of the server, or one that
+    wrote no audit event here (a rate-limit count), neither delays the export nor keeps its
+    watermark back (transaction ids are the server's, not the database's)."""
+    monkeypatch.setattr(start, "IN_FLIGHT_WAIT_SECONDS", 0.2)
+    engine = create_engine(database_urls.owner if elsewhere == "another database" else own.urls.app)
+    try:
+        async with engine.connect() as other:
+            await other.execute(
+                text(
+                    "INSERT INTO rate_limit_windows (key, window_start, hits) "
+                    "VALUES ('held open', now(), 1)"
+                )
+            )  # a transaction id, held until the rollback below
+            # A later transaction commits: the one held open is now among the server's
+            # transactions in progress below the newest completed one.
+            await commit_change(own, own.open_id, "The latest committed change")
+            started = asyncio.get_running_loop().time()
+            _, trailer = ndjson((await export(own, format="ndjson")).content)
+            waited = asyncio.get_running_loop().time() - started
+            await other.rollback()
+    finally:
+        await engine.dispose()
+    _, settled = ndjson((await export(own, format="ndjson")).content)
+    assert trailer["watermark"] == settled["watermark"]  # up to the newest event, not kept back
+    assert waited < 0.2
+
+
+async def test_a_write_in_flight_is_waited_for_even_when_it_is_the_newest_transaction(
+    own: Own,
+) -> None:
+    """The writer holding an audit event back may have the newest transaction id of the
+    server, so that no snapshot lists it as in progress: the export waits for it all the same,
+    else its event, below the new watermark, would never reach an incremental export."""
+    first = ndjson((await export(own, format="ndjson")).content)[1]["watermark"]
+    older = await own.engine.connect()
+    await older.begin()
+    await older.execute(text("SELECT pg_current_xact_id()"))  # the older transaction id
+    slow = await begin_writer(own, own.verified_id, "Changed by a slow transaction")
+    await older.execute(text("SELECT set_config('factmark.actor', :a, true)"), {"a": ACTOR})
+    await older.execute(  # a later event (higher seq) from the older transaction
+        text(
+            "UPDATE claims SET statement = 'Changed by the older', version = version + 1 "
+            "WHERE id = :id"
+        ),
+        {"id": own.open_id},
+    )
+    await older.commit()
+    await older.close()
+    pending = asyncio.ensure_future(export(own, format="ndjson", since=first))
+    await asyncio.sleep(0.3)
+    assert not pending.done()  # it waits for the slow writer
+    await slow.commit()
+    await slow.close()
+    items, trailer = ndjson((await pending).content)
+    assert [(i["id"], i["statement"]) for i in items if not i.get("deleted")] == [
+        (own.verified_id, "Changed by a slow transaction")
+    ]
+    again, _ = ndjson((await export(own, format="ndjson", since=trailer["watermark"])).content)
+    assert again == []
+
+
 async def test_export_carries_the_checkpoint_the_sealer_signed(own: Own) -> None:
     key = Ed25519PrivateKey.generate()
     report = await Sealer(key, checkpoint_interval=timedelta(0)).run(own.sessionmaker)

@@ -3,8 +3,10 @@ batched, snapshot-consistent read that every format streams from.
 
 How an export reads
     ``start_export`` runs before the response starts. It fixes the new watermark ``seq``: the
-    highest audit event visible then, after waiting for the transactions that were still in
-    flight at that moment (so every event at or below ``seq`` is committed or gone for good).
+    highest audit event visible then, after waiting for the transactions that had written the
+    audit log and were still in flight at that moment, found in PostgreSQL's lock table (so
+    every event at or below ``seq`` is committed or gone for good; writes elsewhere on the
+    server, or that wrote no audit event, are not waited for).
     ``open_reader`` then opens its own session (the request's session is closed once the
     response starts) in one REPEATABLE READ, READ ONLY transaction and yields claims in batches
     of ``BATCH_SIZE`` in (updated_at, id) order, fetched from one server-side cursor: a single

@@ -25,7 +25,8 @@ from factmark.exports.schemas import Checkpoint
 log = logging.getLogger(__name__)
 
 IN_FLIGHT_WAIT_SECONDS = 10.0
-"""How long an export waits for write transactions that were in flight when it started."""
+"""How long an export waits for the transactions that had written audit events and not yet
+ended when it started."""
 CLAIM_STATUSES = ("open", "in_review", "verified", "dismissed")
 
 
@@ -122,17 +123,39 @@ class ExportStart:
     base_url: str
 
 
-_SNAPSHOT_SQL = text(
-    "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) AS seq, "
-    "ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS xip, "
-    "pg_current_xact_id_if_assigned()::text AS own"
-)
+_HIGHEST_SEQ_SQL = text("SELECT coalesce((SELECT max(seq) FROM audit_events), 0)")
 _CHECKPOINT_SQL = text(
     "SELECT position, head_hash, created_at, public_key, signature "
     "FROM audit_checkpoints ORDER BY position DESC LIMIT 1"
 )
-_IN_FLIGHT_SQL = text(
-    "SELECT count(*) FROM unnest(CAST(:xids AS text[])) AS x "
+
+# The transactions that have written this database's audit log and not ended: each holds
+# ROW EXCLUSIVE on audit_events, taken before its INSERT draws a seq, until it commits or rolls
+# back. Read after the highest seq, it names every transaction that may still commit an event
+# at or below it (a transaction id says nothing of the database, nor of the audit log, and a
+# snapshot does not list a transaction newer than every completed one).
+_IN_FLIGHT_NOW_SQL = text(
+    "SELECT pg_is_in_recovery() AS replica, "
+    "ARRAY(SELECT l.virtualtransaction FROM pg_locks AS l "
+    "       WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.granted "
+    "         AND l.relation = 'audit_events'::regclass AND l.database = "
+    "             (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "         AND l.pid <> pg_backend_pid()) AS writers, "
+    "ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS xip, "
+    "pg_current_xact_id_if_assigned()::text AS own"
+)
+_WRITERS_LEFT_SQL = text(
+    "SELECT count(*) FROM pg_locks AS l "
+    " WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.granted "
+    "   AND l.relation = 'audit_events'::regclass AND l.database = "
+    "       (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "   AND l.virtualtransaction = ANY(CAST(:waiting AS text[]))"
+)
+# On a replica the primary's lock table is out of sight: wait for the transactions its
+# snapshot lists as in progress instead (a writer newer than every completed transaction is
+# not among them).
+_XIDS_LEFT_SQL = text(
+    "SELECT count(*) FROM unnest(CAST(:waiting AS text[])) AS x "
     "WHERE pg_xact_status(CAST(x AS xid8)) = 'in progress'"
 )
 
@@ -149,13 +172,16 @@ async def start_export(
     """Validate ``since`` and fix the new watermark. Use a session of the database the export
     reads from (the replica when there is one), not necessarily the request's."""
     since_seq = decode_watermark(since, workspace_id, filters) if since else None
-    snap = (await session.execute(_SNAPSHOT_SQL)).one()
-    seq = int(snap.seq)
-    waiting = [x for x in snap.xip if x != snap.own]
+    seq = int((await session.execute(_HIGHEST_SEQ_SQL)).scalar_one())
+    now = (await session.execute(_IN_FLIGHT_NOW_SQL)).one()
+    if now.replica:
+        waiting, left_sql = [x for x in now.xip if x != now.own], _XIDS_LEFT_SQL
+    else:
+        waiting, left_sql = list(now.writers), _WRITERS_LEFT_SQL
     wait = IN_FLIGHT_WAIT_SECONDS if wait_seconds is None else wait_seconds
     deadline = time.monotonic() + wait
     while waiting:
-        in_flight = (await session.execute(_IN_FLIGHT_SQL, {"xids": waiting})).scalar_one()
+        in_flight = (await session.execute(left_sql, {"waiting": waiting})).scalar_one()
         if not in_flight:
             break
         if time.monotonic() > deadline:
