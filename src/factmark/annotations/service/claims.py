@@ -323,16 +323,23 @@ def _span_rows(claim: Claim, anchored: Sequence[AnchoredSpan]) -> list[ClaimSpan
             claim_id=claim.id,
             document_id=claim.document_id,
             ordinal=i,
-            start_offset=a.span.start,
-            end_offset=a.span.end,
-            start_utf16=a.start_utf16,
-            end_utf16=a.end_utf16,
-            exact=a.span.exact,
-            prefix=a.span.prefix,
-            suffix=a.span.suffix,
+            **_span_values(a),
         )
         for i, a in enumerate(anchored)
     ]
+
+
+def _span_values(a: AnchoredSpan) -> dict[str, Any]:
+    """The stored values of an anchored span, in ClaimSpan's and NewSpan's field names."""
+    return {
+        "start_offset": a.span.start,
+        "end_offset": a.span.end,
+        "start_utf16": a.start_utf16,
+        "end_utf16": a.end_utf16,
+        "exact": a.span.exact,
+        "prefix": a.span.prefix,
+        "suffix": a.span.suffix,
+    }
 
 
 # Claim creation is the busiest write (a review desk under a surge): its statements go to the
@@ -385,19 +392,7 @@ async def create_claim(
     statement = values.get("statement") or _statement_from(anchored)
     tags = list(values.get("tags") or [])
     first_offset = min(a.span.start for a in anchored)
-    spans_written = [
-        NewSpan(
-            id=new_id(),
-            start_offset=a.span.start,
-            end_offset=a.span.end,
-            start_utf16=a.start_utf16,
-            end_utf16=a.end_utf16,
-            exact=a.span.exact,
-            prefix=a.span.prefix,
-            suffix=a.span.suffix,
-        )
-        for a in anchored
-    ]
+    spans_written = [NewSpan(id=new_id(), **_span_values(a)) for a in anchored]
     written = await db.fetchrow(
         INSERT_CLAIM,
         claim_id,
