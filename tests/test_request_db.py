@@ -154,8 +154,9 @@ async def test_no_connection_is_taken_before_the_first_statement(
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
         used = RequestDb.from_pool(engine)
-        first, second = await asyncio.gather(used.driver(), used.session())
+        first, second, again = await asyncio.gather(used.driver(), used.session(), used.session())
         assert pool.checkedout() == 1  # type: ignore[attr-defined]  # one, asked for at once
+        assert again is second  # and one session
         assert await first.fetchval("SELECT 1") == 1
         assert (await second.execute(text("SELECT 2"))).scalar() == 2
         await used.commit()

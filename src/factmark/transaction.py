@@ -109,22 +109,27 @@ class RequestDb:
         """The ORM session of this request, on the same connection and transaction."""
         await self.driver()
         if self._session is None:
-            if self._conn is None:
-                # Wrap the pooled connection, already in its transaction: SQLAlchemy's begin is
-                # bookkeeping only (its asyncpg adapter sees the transaction begun).
-                assert self._engine is not None
-                assert self._fairy is not None
-                sync_conn = Connection(self._engine.sync_engine, connection=self._fairy)
-                self._conn = AsyncConnection(self._engine, sync_conn)
-                await self._conn.begin()
-            self._session = AsyncSession(
-                bind=self._conn,
-                join_transaction_mode="rollback_only",
-                expire_on_commit=False,
-                autoflush=True,
-                info={_REQUEST_DB: self},
-            )
+            async with self._lock:  # one session, however many ask at once
+                if self._session is None:
+                    self._session = await self._new_session()
         return self._session
+
+    async def _new_session(self) -> AsyncSession:
+        if self._conn is None:
+            # Wrap the pooled connection, already in its transaction: SQLAlchemy's begin is
+            # bookkeeping only (its asyncpg adapter sees the transaction begun).
+            assert self._engine is not None
+            assert self._fairy is not None
+            sync_conn = Connection(self._engine.sync_engine, connection=self._fairy)
+            self._conn = AsyncConnection(self._engine, sync_conn)
+            await self._conn.begin()
+        return AsyncSession(
+            bind=self._conn,
+            join_transaction_mode="rollback_only",
+            expire_on_commit=False,
+            autoflush=True,
+            info={_REQUEST_DB: self},
+        )
 
     async def commit(self) -> None:
         """Flush what the session holds, commit, and give the connection back."""
