@@ -146,12 +146,7 @@ class RequestDb:
                 # Something ended the transaction early (a rollback after a failed flush that a
                 # handler went past): what followed ran outside it. Refuse to report success.
                 raise RuntimeError("the request's transaction ended before its commit")
-            if self._savepoint is not None:
-                await self._savepoint.commit()
-            elif self._conn is not None:
-                await self._conn.commit()
-            else:
-                await _end_transaction(self._fairy, commit=True)
+            await self._end_transaction(commit=True)
         except BaseException as failure:
             await self._end(failure)
             raise
@@ -172,6 +167,26 @@ class RequestDb:
             return
         await self._end(failure if failure is not None else _ROLLBACK)
 
+    async def _end_transaction(self, *, commit: bool) -> None:
+        """Commit or roll back through whatever holds the transaction: the tests' savepoint,
+        the SQLAlchemy connection built for a session, or the pool's connection alone."""
+        if self._savepoint is not None:
+            await (self._savepoint.commit() if commit else self._savepoint.rollback())
+        elif self._conn is not None:
+            await (self._conn.commit() if commit else self._conn.rollback())
+        else:
+            await _end_adapter_transaction(self._fairy, commit=commit)
+
+    async def __aenter__(self) -> RequestDb:
+        return self
+
+    async def __aexit__(self, kind: object, failure: BaseException | None, tb: object) -> None:
+        """Commit when the block succeeds, else roll back (see ``rollback``) and let it raise."""
+        if failure is None:
+            await self.commit()
+        else:
+            await self.rollback(failure)
+
     async def _end(self, failure: BaseException | None) -> None:
         # Shielded: a request cancelled (a timeout, the client gone, a task group winding
         # down) must still give its connection back, or discard it, in full.
@@ -183,12 +198,7 @@ class RequestDb:
             if self._session is not None:
                 await self._session.close()
             if failure is not None and reusable:
-                if self._savepoint is not None:
-                    await self._savepoint.rollback()
-                elif self._conn is not None:
-                    await self._conn.rollback()
-                else:
-                    await _end_transaction(self._fairy, commit=False)
+                await self._end_transaction(commit=False)
         except Exception:
             log.debug("rollback failed; discarding the connection", exc_info=True)
             reusable = False
@@ -248,7 +258,7 @@ def _adapter(fairy: PoolProxiedConnection | None) -> Any:
     return fairy.dbapi_connection
 
 
-async def _end_transaction(fairy: PoolProxiedConnection | None, *, commit: bool) -> None:
+async def _end_adapter_transaction(fairy: PoolProxiedConnection | None, *, commit: bool) -> None:
     """Commit or roll back the transaction ``_begin_on`` began, as the adapter would (it forgets
     the transaction whether or not that succeeds, so that the pool's reset finds none)."""
     adapter = _adapter(fairy)

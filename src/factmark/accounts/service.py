@@ -119,7 +119,7 @@ SET_AUDIT_CONTEXT = "SELECT set_config('factmark.actor', $1, true)"
 
 
 async def set_audit_context(
-    session: AsyncSession,
+    db: AsyncSession | asyncpg.Connection[Any],
     actor: Actor,
     *,
     request_id: str | None = None,
@@ -130,8 +130,10 @@ async def set_audit_context(
     value = audit_context(
         actor, request_id=request_id, idempotency_key=idempotency_key, reason=reason
     )
-    # Not flushed first: the context must be set before pending changes are written.
-    await (await session.connection()).exec_driver_sql(SET_AUDIT_CONTEXT, (value,))
+    if isinstance(db, AsyncSession):  # not flushed first: set before pending changes
+        await (await db.connection()).exec_driver_sql(SET_AUDIT_CONTEXT, (value,))
+    else:
+        await db.execute(SET_AUDIT_CONTEXT, value)
 
 
 SET_CHANGE_REASON = "SELECT set_config('factmark.reason', $1, true)"

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from factmark.accounts.service import SET_AUDIT_CONTEXT, Actor, audit_context, authenticate
+from factmark.accounts.service import Actor, authenticate, set_audit_context
 from factmark.errors import Unauthenticated
 from factmark.http.requests import request_id_of
 from factmark.transaction import RequestDb
@@ -22,13 +22,8 @@ async def provide_db(state: State) -> AsyncGenerator[RequestDb, None]:
     """One connection and one transaction per request: committed when the handler succeeds,
     rolled back when it raises, so a failed request leaves nothing behind."""
     db: RequestDb = state.open_request_db()
-    try:
+    async with db:
         yield db
-    except BaseException as failure:
-        await db.rollback(failure)
-        raise
-    else:
-        await db.commit()
 
 
 async def provide_db_session(db: NamedDependency[RequestDb]) -> AsyncSession:
@@ -78,13 +73,13 @@ async def provide_actor(
         actor = await authenticate(await db.driver(), token)
         request.scope.setdefault("state", {})["actor_id"] = actor.key
         if request.method not in SAFE_METHODS:
-            context = audit_context(
+            await set_audit_context(
+                await db.driver(),
                 actor,
                 request_id=request_id_of(request.scope),
                 idempotency_key=request.headers.get("idempotency-key"),
                 reason=request.headers.get("x-change-reason"),
             )
-            await (await db.driver()).execute(SET_AUDIT_CONTEXT, context)
     except BaseException as failure:
         # Litestar cleans up generator dependencies only once all of them are resolved: when
         # this one raises (401, 429, database down), nothing gives the request's connection

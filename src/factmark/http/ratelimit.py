@@ -114,16 +114,11 @@ async def _add(engine: AsyncEngine, key: str, start: int, hits: int) -> int:
     Its own short transaction, so that the count stays when the request fails; prepared
     asyncpg statements on a pooled connection, as the requests' own (factmark.transaction).
     """
-    db = RequestDb.from_pool(engine)
-    try:
+    async with RequestDb.from_pool(engine) as db:
         driver = await db.driver()
         total = int(
             await driver.fetchval(ADD_HITS, key, datetime.fromtimestamp(start, tz=UTC), hits)
         )
         if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
             await driver.execute(FORGET_OLD_WINDOWS)
-    except BaseException as failure:
-        await db.rollback(failure)
-        raise
-    await db.commit()
     return total
