@@ -16,7 +16,6 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from factmark import __version__
@@ -34,6 +33,7 @@ from factmark.http.dependencies import (
     provide_read_session,
 )
 from factmark.http.health import HealthController, metrics
+from factmark.http.metrics import RequestMetrics
 from factmark.http.openapi import FactmarkOpenAPIConfig, StrictStructSchemaPlugin
 from factmark.http.prechecks import check_request
 from factmark.http.problems import EXCEPTION_HANDLERS
@@ -129,7 +129,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if db.owned:
                 await db.engine.dispose()
 
-    prometheus = PrometheusConfig(app_name="factmark", group_path=True)
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -152,9 +151,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=check_request,
-        middleware=[
-            prometheus.middleware,
-        ],
+        middleware=[RequestMetrics],
         openapi_config=_openapi(settings),
         plugins=[StrictStructSchemaPlugin()],
         cors_config=CORSConfig(

@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar, get
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from factmark.app import Database, create_app
+from factmark.http.metrics import RequestMetrics
 from factmark.http.requests import JsonFormatter
 from factmark.settings import Settings
 from tests.conftest import World
@@ -40,6 +43,56 @@ async def test_metrics_are_served_in_prometheus_text_format(
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE litestar_requests_total counter" in response.text
     assert re.search(r'litestar_requests_total\{[^}]*path="/api/v1/me"[^}]*\} \d', response.text)
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, {"app_name": "factmark", **labels}) or 0.0
+
+
+async def test_metrics_count_each_route_template_by_status_and_time_it(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    template = "/api/v1/workspaces/{workspace}"
+    found = {"method": "GET", "path": template, "status_code": "200"}
+    missing = {**found, "status_code": "404"}
+    before = (
+        _sample("litestar_requests_total", **found),
+        _sample("litestar_requests_total", **missing),
+    )
+    timed = _sample("litestar_request_duration_seconds_count", **found)
+
+    headers = world["viewer"].headers
+    assert (await client.get("/api/v1/workspaces/acme", headers=headers)).status_code == 200
+    for slug in ("no-such-desk", "nor-this-one"):
+        assert (await client.get(f"/api/v1/workspaces/{slug}", headers=headers)).status_code == 404
+
+    # One series per route template, not per document id.
+    assert _sample("litestar_requests_total", **found) == before[0] + 1
+    assert _sample("litestar_requests_total", **missing) == before[1] + 2
+    assert _sample("litestar_request_duration_seconds_count", **found) == timed + 1
+    assert _sample("litestar_request_duration_seconds_sum", **found) > 0
+    in_flight = {"method": "GET", "path": template, "status_code": "200"}
+    assert _sample("litestar_requests_in_progress", **in_flight) == 0
+    text = (await client.get("/metrics")).text
+    assert f'path="{template}"' in text
+    assert "no-such-desk" not in text
+
+
+async def test_metrics_count_server_errors_apart() -> None:
+    @get("/boom", sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app = Litestar([boom], middleware=[RequestMetrics])
+    labels = {"method": "GET", "path": "/boom", "status_code": "500"}
+    before = _sample("litestar_requests_error_total", **labels)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        assert (await client.get("/boom")).status_code == 500
+        assert (await client.get("/boom")).status_code == 500
+    assert _sample("litestar_requests_error_total", **labels) == before + 2
+    assert _sample("litestar_requests_in_progress", **{**labels, "status_code": "200"}) == 0
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient, world: World) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,7 +70,7 @@ class RequestContextMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
