@@ -124,6 +124,12 @@ class Report:
         return result
 
 
+ROUNDS = 3
+"""Interleaved comparisons (workloads 1, 2, 3 and 6) run each side in this many parts of the
+measurement's duration, alternating sides: the host's slow phases, seconds to minutes long, then
+fall on both sides alike. Three parts of 3.3 s (small) or 5 s (full) each."""
+
+
 @dataclass(slots=True)
 class Context:
     scale: Scale
@@ -131,8 +137,9 @@ class Context:
     dataset: Dataset
     server: ApiServer
     http: Callable[[HttpLoad], Awaitable[LoadResult]]
-    http_half: Callable[[HttpLoad], Awaitable[LoadResult]]
-    """The same load generator for half the duration (interleaved comparisons)."""
+    http_part: Callable[[HttpLoad], Awaitable[LoadResult]]
+    """The same load generator for a part (1 / ROUNDS) of the duration: interleaved
+    comparisons."""
     report: Report
     log: Callable[[str], None]
     work_dir: Path
@@ -159,20 +166,20 @@ class Context:
     async def api_and_baseline(
         self, workload: str, api_side: str, load: HttpLoad, base_side: str, operation: Any
     ) -> tuple[LoadResult, LoadResult]:
-        """The API and its asyncpg baseline in interleaved halves (API, baseline, API,
-        baseline), each side's two halves merged. A slow phase of the shared machine (they last
-        from seconds to minutes) then weighs on both sides alike, where one side after the
-        other put it on whichever ran during it."""
-        half = self.scale.duration / 2
+        """The API and its asyncpg baseline in interleaved parts (API, baseline, ... ROUNDS
+        times), each side's parts merged. A slow phase of the shared machine (they last from
+        seconds to minutes) then weighs on both sides alike, where one side after the other put
+        it on whichever ran during it."""
+        part = self.scale.duration / ROUNDS
         runs: dict[bool, list[LoadResult]] = {True: [], False: []}
         cpu: dict[bool, CpuUse] = {}
-        for api in (True, False, True, False):
+        for api in (True, False) * ROUNDS:
             if api:
                 before = self.cpu()
-                result = await self.http_half(load)
+                result = await self.http_part(load)
                 used = CpuUse.between(before, self.cpu())
             else:
-                result, used = await self.measured_baseline(operation, duration=half)
+                result, used = await self.measured_baseline(operation, duration=part)
             runs[api].append(result)
             cpu[api] = cpu[api] + used if api in cpu else used
         api_result = self._record_api(workload, api_side, _merge(runs[True]), cpu[True])
@@ -371,13 +378,13 @@ async def claims_list(ctx: Context) -> None:
         )
     ctx.report.notes.append(f"{name}: EXPLAIN ANALYZE of the list query: " + "; ".join(plans))
 
-    # Interleaved halves (page 1, deep, page 1, deep), so that a change in the machine's load
-    # during the run weighs on both alike.
+    # Interleaved parts (page 1, deep, page 1, deep, ...), so that a change in the machine's
+    # load during the run weighs on both alike.
     runs: dict[str, list[LoadResult]] = {"first": [], "deep": []}
     cpu: dict[str, CpuUse] = {}
-    for key, path in (("first", base_path), ("deep", deep_path)) * 2:
+    for key, path in (("first", base_path), ("deep", deep_path)) * ROUNDS:
         before = ctx.cpu()
-        runs[key].append(await ctx.http_half(HttpLoad("get", [path], ctx.dataset.tokens)))
+        runs[key].append(await ctx.http_part(HttpLoad("get", [path], ctx.dataset.tokens)))
         used = CpuUse.between(before, ctx.cpu())
         cpu[key] = cpu[key] + used if key in cpu else used
     first, deep = _merge(runs["first"]), _merge(runs["deep"])
@@ -884,14 +891,15 @@ async def _with_and_without(
     ctx: Context, tables: tuple[str, ...], operation: Any
 ) -> dict[bool, tuple[LoadResult, CpuUse]]:
     """``operation`` with the audit trigger of ``tables`` disabled and enabled, in interleaved
-    halves (off, on, off, on) against the machine's drift; the trigger is on again after."""
-    half = ctx.scale.duration / 2
+    parts (off, on, off, on, ... ROUNDS times) against the machine's drift; the trigger is on
+    again after."""
+    part = ctx.scale.duration / ROUNDS
     runs: dict[bool, list[LoadResult]] = {True: [], False: []}
     cpu: dict[bool, CpuUse] = {}
     try:
-        for enabled in (False, True, False, True):
+        for enabled in (False, True) * ROUNDS:
             await _set_audit_trigger(ctx, tables, enabled)
-            result, used = await ctx.measured_baseline(operation, duration=half)
+            result, used = await ctx.measured_baseline(operation, duration=part)
             runs[enabled].append(result)
             cpu[enabled] = cpu[enabled] + used if enabled in cpu else used
     finally:
