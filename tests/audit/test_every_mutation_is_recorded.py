@@ -551,11 +551,6 @@ async def test_every_mutating_operation_has_a_scenario_showing_its_event(
     assert SCENARIOS.keys() - operations == set()  # no scenario for a removed operation
 
 
-# The login endpoint sets its audit context itself, before any caller is known, and does not
-# pass the request id along: its event is found by actor and entity instead.
-WITHOUT_REQUEST_ID = {"login"}
-
-
 @pytest.mark.parametrize("operation_id", sorted(SCENARIOS))
 async def test_operation_leaves_its_audit_event(
     client: httpx.AsyncClient, world: World, session: AsyncSession, operation_id: str
@@ -574,8 +569,7 @@ async def test_operation_leaves_its_audit_event(
             {"before": before},
         )
     ).all()
-    if operation_id not in WITHOUT_REQUEST_ID:
-        rows = [r for r in rows if r.request_id == scene.request_id]
+    rows = [r for r in rows if r.request_id == scene.request_id]
     matching = [
         r
         for r in rows

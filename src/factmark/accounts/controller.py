@@ -40,6 +40,7 @@ from factmark.http.idempotency import run_idempotent
 from factmark.http.openapi import PublicOperation
 from factmark.http.params import IdempotencyKey, IfMatch, OptionalIfMatch, WorkspaceRef
 from factmark.http.problems import problems, public_problems
+from factmark.http.requests import request_id_of
 from factmark.transaction import RequestDb, driver_of
 
 
@@ -148,6 +149,7 @@ class AuthController(Controller):
             email=data.email,
             password=data.password,
             ttl_days=settings.token_ttl_days,
+            request_id=request_id_of(request.scope),
         )
         return issued_out(token, row)
 

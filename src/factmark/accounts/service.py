@@ -267,14 +267,20 @@ async def authenticate(db: asyncpg.Connection[Any], token: str) -> Actor:
 
 
 async def login(
-    session: AsyncSession, *, email: str, password: str, ttl_days: int
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    ttl_days: int,
+    request_id: str | None = None,
 ) -> tuple[str, ApiToken, User]:
+    """A new bearer token for the user; its audit event carries the request's id."""
     user = await get_user_by_email(session, email)
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         raise Unauthenticated("Email or password is wrong.", code="invalid_credentials")
     actor = Actor(kind="user", id=str(user.id), name=user.display_name, user_id=user.id)
-    await set_audit_context(session, actor)
+    await set_audit_context(session, actor, request_id=request_id)
     token, api_token = await _issue_token(
         session,
         name="login",

@@ -53,6 +53,7 @@ class RequestMetrics:
         path: str = scope.get("path_template") or scope["path"]
         in_progress = self._in_progress.get((method, path))
         if in_progress is None:
+            # Litestar labels the gauge with status 200 (the status is not known yet): kept so.
             in_progress = IN_PROGRESS.labels(method, path, "200", APP_NAME)
             if len(self._in_progress) < _MAX_SERIES:
                 self._in_progress[(method, path)] = in_progress
