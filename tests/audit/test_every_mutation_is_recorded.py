@@ -217,7 +217,7 @@ async def _remove_member(s: Scene) -> Expected:
     await s.call(
         "DELETE", f"/api/v1/workspaces/acme/members/{s.world['viewer'].user_id}", s.world["admin"]
     )
-    return Expected("membership", None, "purge", s.world["admin"])  # a hard delete
+    return Expected("membership", None, "member.removed", s.world["admin"])  # a hard delete
 
 
 # --- documents -----------------------------------------------------------------------------

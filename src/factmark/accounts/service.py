@@ -589,6 +589,8 @@ async def remove_member(
         check_version(membership.version, expected_version)
     if membership.role == Role.ADMIN.value:
         await _ensure_other_admin(session, workspace, user_id)
+    # A hard delete would be recorded as a purge: say what it is in the workspace's history.
+    await record_action(session, membership.id, "member.removed")
     await session.delete(membership)
     await session.flush()
 
