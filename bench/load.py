@@ -198,15 +198,24 @@ Operation = Callable[[asyncpg.Connection, int, random.Random], Awaitable[None]]
 
 
 async def run_asyncpg(
-    dsn: str, operation: Operation, *, concurrency: int, duration: float
+    dsn: str,
+    operation: Operation,
+    *,
+    concurrency: int,
+    duration: float,
+    timed: Callable[[bool], None] | None = None,
 ) -> LoadResult:
-    """``concurrency`` connections, each running ``operation`` in a closed loop."""
+    """``concurrency`` connections, each running ``operation`` in a closed loop. ``timed`` is
+    called with True just before the timed loop and with False just after it: connecting,
+    authenticating and warming up are outside, as the API's pool is connected and warm."""
     connections = [await asyncpg.connect(dsn) for _ in range(concurrency)]
     latencies: list[float] = []
     errors = 0
     try:
         for conn in connections:  # warm the statement caches as the API's pool is warm
             await operation(conn, 0, random.Random())
+        if timed is not None:
+            timed(True)
         started = time.perf_counter()
         deadline = started + duration
 
@@ -226,6 +235,8 @@ async def run_asyncpg(
 
         await asyncio.gather(*(worker(c, i) for i, c in enumerate(connections)))
         seconds = time.perf_counter() - started
+        if timed is not None:
+            timed(False)
     finally:
         for conn in connections:
             await conn.close()

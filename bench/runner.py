@@ -261,7 +261,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
                     dataset=dataset,
                     server=server,
                     http=make_loader(server, scale.duration),
-                    http_part=make_loader(server, scale.duration / workloads.ROUNDS),
+                    http_part=make_loader(server, workloads.part_seconds(scale.duration)),
                     report=report,
                     log=log,
                     work_dir=work_dir,

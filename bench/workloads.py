@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import time
@@ -124,10 +125,26 @@ class Report:
         return result
 
 
-ROUNDS = 3
+ROUNDS = 2
 """Interleaved comparisons (workloads 1, 2, 3 and 6) run each side in this many parts of the
-measurement's duration, alternating sides: the host's slow phases, seconds to minutes long, then
-fall on both sides alike. Three parts of 3.3 s (small) or 5 s (full) each."""
+measurement's duration, in a balanced order (A B B A): the host's slow phases, seconds to minutes
+long, and the tables' slow growth then fall on both sides alike. Parts of 5 s (small) and 8 s
+(full), whole seconds as wrk takes them."""
+
+
+def interleaved(first: Any, second: Any) -> list[Any]:
+    """The order of an interleaved comparison's parts: A B, B A, A B, ... (ROUNDS pairs)."""
+    order: list[Any] = []
+    for n in range(ROUNDS):
+        order += [first, second] if n % 2 == 0 else [second, first]
+    return order
+
+
+def part_seconds(duration: float) -> float:
+    """One part of an interleaved comparison: whole seconds (wrk's unit) from one second up;
+    smoke runs, shorter than that, keep their fraction."""
+    part = duration / ROUNDS
+    return float(max(1, round(part))) if part >= 1 else part
 
 
 @dataclass(slots=True)
@@ -166,14 +183,15 @@ class Context:
     async def api_and_baseline(
         self, workload: str, api_side: str, load: HttpLoad, base_side: str, operation: Any
     ) -> tuple[LoadResult, LoadResult]:
-        """The API and its asyncpg baseline in interleaved parts (API, baseline, ... ROUNDS
-        times), each side's parts merged. A slow phase of the shared machine (they last from
-        seconds to minutes) then weighs on both sides alike, where one side after the other put
-        it on whichever ran during it."""
-        part = self.scale.duration / ROUNDS
+        """The API and its asyncpg baseline in interleaved parts (``interleaved``), each
+        side's parts merged. A slow phase of the shared machine (they last from seconds to
+        minutes) then weighs on both sides alike, where one side after the other put it on
+        whichever ran during it."""
+        part = part_seconds(self.scale.duration)
         runs: dict[bool, list[LoadResult]] = {True: [], False: []}
         cpu: dict[bool, CpuUse] = {}
-        for api in (True, False) * ROUNDS:
+        for api in interleaved(True, False):
+            await self.settle()
             if api:
                 before = self.cpu()
                 result = await self.http_part(load)
@@ -189,14 +207,38 @@ class Context:
     async def measured_baseline(
         self, operation: Any, duration: float | None = None
     ) -> tuple[LoadResult, CpuUse]:
-        before = self.cpu()
+        """``operation`` by plain asyncpg, with the CPU of its timed loop only (its
+        connections are opened and warmed outside it, as the API's pool is warm)."""
+        samples: dict[bool, CpuSample] = {}
+
+        def timed(start: bool) -> None:
+            samples[start] = self.cpu()
+
         result = await run_asyncpg(
             self.database.app_dsn,
             operation,
             concurrency=self.scale.concurrency,
             duration=self.scale.duration if duration is None else duration,
+            timed=timed,
         )
-        return result, CpuUse.between(before, self.cpu())
+        return result, CpuUse.between(samples[True], samples[False])
+
+    async def settle(self, wait_seconds: float = 10.0) -> None:
+        """Wait until the server's audit sealer has sealed every event written so far, so
+        that the next part of an interleaved comparison does not pay for sealing the events
+        of the part before (it seals every second, behind the writes)."""
+        conn = await asyncpg.connect(self.database.owner_dsn)
+        try:
+            written = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM audit_events")
+            deadline = time.monotonic() + wait_seconds
+            while time.monotonic() < deadline:
+                sealed = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM audit_seals")
+                if sealed >= written:
+                    return
+                await asyncio.sleep(0.1)
+            self.log(f"the sealer had not caught up after {wait_seconds:.0f} s; going on")
+        finally:
+            await conn.close()
 
     @property
     def actor(self) -> Actor:
@@ -382,7 +424,7 @@ async def claims_list(ctx: Context) -> None:
     # load during the run weighs on both alike.
     runs: dict[str, list[LoadResult]] = {"first": [], "deep": []}
     cpu: dict[str, CpuUse] = {}
-    for key, path in (("first", base_path), ("deep", deep_path)) * ROUNDS:
+    for key, path in interleaved(("first", base_path), ("deep", deep_path)):
         before = ctx.cpu()
         runs[key].append(await ctx.http_part(HttpLoad("get", [path], ctx.dataset.tokens)))
         used = CpuUse.between(before, ctx.cpu())
@@ -610,8 +652,9 @@ async def create_claim(ctx: Context) -> None:
     finally:
         await conn.close()
     ctx.report.notes.append(
-        f"{name}: the API's requests wrote {events:,} audit events for {api.requests:,} "
-        "requests (one for the claim and one for its span)"
+        f"{name}: the API's requests wrote {events:,} audit events for the {api.requests:,} "
+        "requests wrk counted (one for the claim and one for its span; the requests still in "
+        "flight when a part ends are written but not counted)"
     )
     await remove_created_claims(ctx)
     ratio = _ratio(api, base)
@@ -891,13 +934,14 @@ async def _with_and_without(
     ctx: Context, tables: tuple[str, ...], operation: Any
 ) -> dict[bool, tuple[LoadResult, CpuUse]]:
     """``operation`` with the audit trigger of ``tables`` disabled and enabled, in interleaved
-    parts (off, on, off, on, ... ROUNDS times) against the machine's drift; the trigger is on
-    again after."""
-    part = ctx.scale.duration / ROUNDS
+    parts (``interleaved``: off, on, on, off) against the machine's drift, each part after
+    the sealer has caught up with the one before; the trigger is on again after."""
+    part = part_seconds(ctx.scale.duration)
     runs: dict[bool, list[LoadResult]] = {True: [], False: []}
     cpu: dict[bool, CpuUse] = {}
     try:
-        for enabled in (False, True) * ROUNDS:
+        for enabled in interleaved(False, True):
+            await ctx.settle()
             await _set_audit_trigger(ctx, tables, enabled)
             result, used = await ctx.measured_baseline(operation, duration=part)
             runs[enabled].append(result)

@@ -49,6 +49,11 @@ def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, {"app_name": "factmark", **labels}) or 0.0
 
 
+def _series(name: str, **labels: str) -> float | None:
+    """The sample's value, None when there is no such series."""
+    return REGISTRY.get_sample_value(name, {"app_name": "factmark", **labels})
+
+
 async def test_metrics_count_each_route_template_by_status_and_time_it(
     client: httpx.AsyncClient, world: World
 ) -> None:
@@ -72,27 +77,37 @@ async def test_metrics_count_each_route_template_by_status_and_time_it(
     assert _sample("litestar_request_duration_seconds_count", **found) == timed + 1
     assert _sample("litestar_request_duration_seconds_sum", **found) > 0
     in_flight = {"method": "GET", "path": template, "status_code": "200"}
-    assert _sample("litestar_requests_in_progress", **in_flight) == 0
+    assert _series("litestar_requests_in_progress", **in_flight) == 0  # there, and back to 0
+    assert _series("litestar_requests_error_total", **missing) is None  # a 404 is no error
     text = (await client.get("/metrics")).text
     assert f'path="{template}"' in text
     assert "no-such-desk" not in text
 
 
 async def test_metrics_count_server_errors_apart() -> None:
+    in_flight = {"method": "GET", "path": "/boom", "status_code": "200"}
+    seen_in_flight: list[float | None] = []
+
     @get("/boom", sync_to_thread=False)
     def boom() -> None:
+        seen_in_flight.append(_series("litestar_requests_in_progress", **in_flight))
         raise RuntimeError("a bug")
 
     app = Litestar([boom], middleware=[RequestMetrics])
     labels = {"method": "GET", "path": "/boom", "status_code": "500"}
-    before = _sample("litestar_requests_error_total", **labels)
+    before = (
+        _sample("litestar_requests_error_total", **labels),
+        _sample("litestar_requests_total", **labels),
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
         assert (await client.get("/boom")).status_code == 500
         assert (await client.get("/boom")).status_code == 500
-    assert _sample("litestar_requests_error_total", **labels) == before + 2
-    assert _sample("litestar_requests_in_progress", **{**labels, "status_code": "200"}) == 0
+    assert _sample("litestar_requests_error_total", **labels) == before[0] + 2
+    assert _sample("litestar_requests_total", **labels) == before[1] + 2
+    assert seen_in_flight == [1.0, 1.0]  # counted while it ran
+    assert _series("litestar_requests_in_progress", **in_flight) == 0
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient, world: World) -> None:

@@ -34,7 +34,8 @@ IN_PROGRESS = Gauge(
 ERRORS = Counter("litestar_requests_error_total", "Total errors in requests", LABELS)
 
 _MAX_SERIES = 10_000
-"""Children kept per kind; routes are templates, so this bounds only odd methods."""
+"""Children kept per kind and instance. Litestar makes one instance per route handler, so the
+keys vary only by method and status; the bound is a guard, not a limit met in practice."""
 
 
 class RequestMetrics:
