@@ -3,6 +3,7 @@ the frontend generates its client from."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from factmark.app import Database, create_app
 from factmark.http.metrics import RequestMetrics
-from factmark.http.requests import JsonFormatter
+from factmark.http.requests import JsonFormatter, RequestContextMiddleware
 from factmark.settings import Settings
 from tests.conftest import World
 
@@ -108,6 +109,25 @@ async def test_metrics_count_server_errors_apart() -> None:
     assert _sample("litestar_requests_total", **labels) == before[1] + 2
     assert seen_in_flight == [1.0, 1.0]  # counted while it ran
     assert _series("litestar_requests_in_progress", **in_flight) == 0
+
+
+async def test_metrics_count_a_timed_out_request_as_the_503_it_gets() -> None:
+    @get("/slow")
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    app = RequestContextMiddleware(
+        Litestar([slow], middleware=[RequestMetrics]), timeout_seconds=0.05
+    )
+    labels = {"method": "GET", "path": "/slow"}
+    before = _sample("litestar_requests_total", **labels, status_code="503")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        assert (await client.get("/slow")).status_code == 503
+    assert _sample("litestar_requests_total", **labels, status_code="503") == before + 1
+    assert _series("litestar_requests_total", **labels, status_code="500") is None
+    assert _series("litestar_requests_in_progress", **labels, status_code="200") == 0
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient, world: World) -> None:

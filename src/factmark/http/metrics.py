@@ -14,6 +14,7 @@ cost per request before and after.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -73,6 +74,12 @@ class RequestMetrics:
         in_progress.inc()
         try:
             await self.app(scope, receive, send_and_time)
+        except asyncio.CancelledError:
+            # Cancelled before any response: the request timeout (factmark.http.requests),
+            # which answers 503 itself. Counted as what the client gets, not as a 500.
+            if not finished and status == 500:
+                status = 503
+            raise
         finally:
             in_progress.dec()
             count, duration, errors = self._children(method, path, status)
