@@ -46,13 +46,14 @@ async def test_metrics_are_served_in_prometheus_text_format(
     assert re.search(r'litestar_requests_total\{[^}]*path="/api/v1/me"[^}]*\} \d', response.text)
 
 
-def _sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, {"app_name": "factmark", **labels}) or 0.0
-
-
 def _series(name: str, **labels: str) -> float | None:
     """The sample's value, None when there is no such series."""
     return REGISTRY.get_sample_value(name, {"app_name": "factmark", **labels})
+
+
+def _sample(name: str, **labels: str) -> float:
+    """The sample's value, 0 when there is no such series (yet)."""
+    return _series(name, **labels) or 0.0
 
 
 async def test_metrics_count_each_route_template_by_status_and_time_it(

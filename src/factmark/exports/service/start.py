@@ -134,22 +134,21 @@ _CHECKPOINT_SQL = text(
 # back. Read after the highest seq, it names every transaction that may still commit an event
 # at or below it (a transaction id says nothing of the database, nor of the audit log, and a
 # snapshot does not list a transaction newer than every completed one).
+_AUDIT_WRITER_LOCKS = (
+    "FROM pg_locks AS l WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' "
+    "AND l.granted AND l.relation = 'audit_events'::regclass AND l.database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 _IN_FLIGHT_NOW_SQL = text(
-    "SELECT pg_is_in_recovery() AS replica, "
-    "ARRAY(SELECT l.virtualtransaction FROM pg_locks AS l "
-    "       WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.granted "
-    "         AND l.relation = 'audit_events'::regclass AND l.database = "
-    "             (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "         AND l.pid <> pg_backend_pid()) AS writers, "
+    "SELECT pg_is_in_recovery() AS replica, "  # noqa: S608 - constant SQL
+    f"ARRAY(SELECT l.virtualtransaction {_AUDIT_WRITER_LOCKS} "
+    "AND l.pid <> pg_backend_pid()) AS writers, "
     "ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS xip, "
     "pg_current_xact_id_if_assigned()::text AS own"
 )
 _WRITERS_LEFT_SQL = text(
-    "SELECT count(*) FROM pg_locks AS l "
-    " WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.granted "
-    "   AND l.relation = 'audit_events'::regclass AND l.database = "
-    "       (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "   AND l.virtualtransaction = ANY(CAST(:waiting AS text[]))"
+    f"SELECT count(*) {_AUDIT_WRITER_LOCKS} "
+    "AND l.virtualtransaction = ANY(CAST(:waiting AS text[]))"
 )
 # On a replica the primary's lock table is out of sight: wait for the transactions its
 # snapshot lists as in progress instead (a writer newer than every completed transaction is
