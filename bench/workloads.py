@@ -140,6 +140,12 @@ def interleaved(first: Any, second: Any) -> list[Any]:
     return order
 
 
+def per_round(first: list[LoadResult], second: list[LoadResult]) -> list[float]:
+    """Each round's rate of one side over the other's (round n: part n of each side, run back
+    to back): how far the host's noise moves a ratio within one run."""
+    return [a.rate / b.rate if b.rate else 0.0 for a, b in zip(first, second, strict=True)]
+
+
 def part_seconds(duration: float) -> float:
     """One part of an interleaved comparison: whole seconds (wrk's unit) from one second up;
     smoke runs, shorter than that, keep their fraction."""
@@ -200,6 +206,11 @@ class Context:
                 result, used = await self.measured_baseline(operation, duration=part)
             runs[api].append(result)
             cpu[api] = cpu[api] + used if api in cpu else used
+        rounds = ", ".join(f"{r:.0%}" for r in per_round(runs[True], runs[False]))
+        self.report.notes.append(
+            f"{workload}: the API's rate in each round (one part of each side, back to back) "
+            f"was {rounds} of the baseline's"
+        )
         api_result = self._record_api(workload, api_side, _merge(runs[True]), cpu[True])
         base = self.report.measure(workload, base_side, _merge(runs[False]), cpu[False], api=False)
         return api_result, base
@@ -931,7 +942,7 @@ async def _set_audit_trigger(ctx: Context, tables: tuple[str, ...], enabled: boo
 
 
 async def _with_and_without(
-    ctx: Context, tables: tuple[str, ...], operation: Any
+    ctx: Context, writes: str, tables: tuple[str, ...], operation: Any
 ) -> dict[bool, tuple[LoadResult, CpuUse]]:
     """``operation`` with the audit trigger of ``tables`` disabled and enabled, in interleaved
     parts (``interleaved``: off, on, on, off) against the machine's drift, each part after
@@ -948,6 +959,11 @@ async def _with_and_without(
             cpu[enabled] = cpu[enabled] + used if enabled in cpu else used
     finally:
         await _set_audit_trigger(ctx, tables, True)
+    rounds = ", ".join(f"{r - 1:.0%}" for r in per_round(runs[False], runs[True]))
+    ctx.report.notes.append(
+        f"{AUDIT_OVERHEAD}: {writes}: each write slower with the trigger in each round (one "
+        f"part of each side, back to back): {rounds}"
+    )
     return {enabled: (_merge(runs[enabled]), cpu[enabled]) for enabled in (False, True)}
 
 
@@ -992,7 +1008,7 @@ async def audit_overhead(ctx: Context) -> None:
     in the way): the claim-creation transaction of workload 1 (the target), and a one-row
     write on a scratch table (the worst case: the trigger's cost against the cheapest write)."""
     write = await claim_write(ctx)
-    runs = await _with_and_without(ctx, CLAIM_WRITE_TABLES, write)
+    runs = await _with_and_without(ctx, "claim creation", CLAIM_WRITE_TABLES, write)
     await remove_created_claims(ctx)
     _report_overhead(ctx, "claim creation", runs, "throughput <= 30% lower", _lower(runs) <= 0.30)
 
@@ -1033,7 +1049,7 @@ async def audit_overhead(ctx: Context) -> None:
                     ids[rng.randrange(len(ids))],
                 )
 
-    scratch = await _with_and_without(ctx, (SCRATCH,), operation)
+    scratch = await _with_and_without(ctx, "one-row writes", (SCRATCH,), operation)
     owner = await asyncpg.connect(ctx.database.owner_dsn)
     try:
         await owner.execute(f"DROP TABLE {SCRATCH}")

@@ -8,6 +8,7 @@ needs nothing beyond the project's dependencies.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,32 @@ def test_smoke_run_compares_the_api_with_its_asyncpg_baseline(smoke_run: dict) -
         assert (workload, "asyncpg") in by_side
     review = next(o for o in smoke_run["outcomes"] if o["workload"] == "2. review screen")
     assert "% of baseline" in review["figure"]
+
+
+@pytest.mark.slow
+def test_smoke_run_reports_each_round_of_its_interleaved_comparisons(smoke_run: dict) -> None:
+    """The ratios with a target are also given per round, so that a reader sees how far the
+    host's noise moves them within one run."""
+    rounds = {
+        n.split(":")[0]: n
+        for n in smoke_run["notes"]
+        if "in each round" in n and "back to back" in n
+    }
+    assert set(rounds) == {
+        "1. create a claim",
+        "2. review screen",
+        "6. audit trigger overhead",
+    }
+    per_round = re.findall(r"(-?\d+)%", rounds["1. create a claim"])
+    assert len(per_round) == 2  # ROUNDS
+    assert all(int(r) > 0 for r in per_round)
+    overhead = [n for n in smoke_run["notes"] if n.startswith("6. audit trigger overhead:")]
+    assert any(
+        n.startswith("6. audit trigger overhead: claim creation: each write") for n in overhead
+    )
+    assert any(
+        n.startswith("6. audit trigger overhead: one-row writes: each write") for n in overhead
+    )
 
 
 @pytest.mark.slow
