@@ -122,9 +122,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             # Seal audit events in the background (one sealer at a time across processes).
             sealer = start_sealer(db.sessionmaker, settings)
             app.state.audit_sessionmaker = db.sessionmaker  # lets verify use parallel sessions
+        limiter: RateLimiter = app.state.rate_limiter
+        limiter.start()
         try:
             yield
         finally:
+            await limiter.stop()
             await stop_sealer(sealer)
             if db.owned:
                 await db.engine.dispose()

@@ -3,15 +3,19 @@ database stand for two server processes."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from factmark.app import Database, create_app
 from factmark.errors import RateLimited
 from factmark.http import ratelimit
 from factmark.http.ratelimit import RateLimiter
+from factmark.settings import Settings
 
 WINDOW = 3600
 
@@ -40,12 +44,18 @@ async def _allowed(limiter: RateLimiter, key: str, limit: int, tries: int) -> in
     return allowed
 
 
-async def test_far_from_the_limit_hits_are_counted_in_process_and_synced_in_one_statement(
+async def test_far_from_the_limit_hits_are_counted_in_process_and_flushed_in_one_statement(
     engine: AsyncEngine,
 ) -> None:
-    key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
+    key, other, limiter = _key(), _key(), RateLimiter(engine, sync_seconds=3600)
     assert await _allowed(limiter, key, 1000, 50) == 50
-    assert await _shared(engine, key) == 1  # only the first hit synced, the rest are pending
+    assert await _allowed(limiter, other, 1000, 7) == 7
+    assert await _shared(engine, key) == 0  # no request waited for the database
+    await limiter.flush()
+    assert await _shared(engine, key) == 50
+    assert await _shared(engine, other) == 7
+    await limiter.flush()  # nothing pending: nothing added twice
+    assert await _shared(engine, key) == 50
 
 
 async def test_near_the_limit_every_hit_is_synced_and_the_limit_is_exact(
@@ -59,25 +69,94 @@ async def test_near_the_limit_every_hit_is_synced_and_the_limit_is_exact(
     assert 1 <= int(refused.value.headers["Retry-After"]) <= WINDOW
 
 
-async def test_processes_share_one_count_once_their_hits_are_synced(engine: AsyncEngine) -> None:
+async def test_processes_share_one_count_once_their_hits_are_flushed(engine: AsyncEngine) -> None:
     key = _key()
-    first, second = RateLimiter(engine, sync_seconds=0), RateLimiter(engine, sync_seconds=0)
+    first, second = RateLimiter(engine, sync_seconds=3600), RateLimiter(engine, sync_seconds=3600)
     assert await _allowed(first, key, 10, 6) == 6
-    assert await _allowed(second, key, 10, 6) == 4
+    await first.flush()
+    assert await _allowed(second, key, 10, 1) == 1
+    await second.flush()  # learns the first's six
+    assert await _allowed(second, key, 10, 6) == 3  # 10 in all, near the limit synced hit by hit
+    assert await _shared(engine, key) == 13  # refused hits count too
+    # The first's view is stale until its next flush: up to one interval past the limit.
+    assert await _allowed(first, key, 10, 1) == 1
+    await first.flush()
     assert await _allowed(first, key, 10, 1) == 0
+    assert await _shared(engine, key) == 15
 
 
-async def test_a_quiet_process_delays_its_hits_by_at_most_the_sync_interval(
+async def test_a_quiet_process_delays_its_hits_by_at_most_the_flush_interval(
     engine: AsyncEngine,
 ) -> None:
     key = _key()
-    busy, other = RateLimiter(engine, sync_seconds=3600), RateLimiter(engine, sync_seconds=0)
-    assert await _allowed(busy, key, 100, 10) == 10
-    assert await _shared(engine, key) == 1  # nine hits still pending in the busy process
-    busy._sync_seconds = 0  # the interval has passed: its next hit brings them all
-    await busy.hit(key, 100, WINDOW)
-    assert await _shared(engine, key) == 11
+    busy, other = RateLimiter(engine, sync_seconds=0.05), RateLimiter(engine, sync_seconds=3600)
+    busy.start()
+    try:
+        assert await _allowed(busy, key, 100, 10) == 10
+        for _ in range(100):  # the background flush brings them within its interval
+            if await _shared(engine, key) == 10:
+                break
+            await asyncio.sleep(0.02)
+        assert await _shared(engine, key) == 10
+    finally:
+        await busy.stop()
+    await other.hit(key, 100, WINDOW)
+    await other.flush()
     assert await _allowed(other, key, 100, 100) == 89
+
+
+async def test_stopping_flushes_the_hits_still_pending(engine: AsyncEngine) -> None:
+    key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
+    limiter.start()
+    assert await _allowed(limiter, key, 1000, 5) == 5
+    await limiter.stop()
+    assert await _shared(engine, key) == 5
+
+
+async def test_a_failed_flush_keeps_its_hits_for_the_next(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
+    assert await _allowed(limiter, key, 1000, 4) == 4
+    real = ratelimit._add_many
+
+    async def down(*args: object, **kwargs: object) -> list[int]:
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(ratelimit, "_add_many", down)
+    with pytest.raises(ConnectionError):
+        await limiter.flush()
+    assert await _shared(engine, key) == 0
+    monkeypatch.setattr(ratelimit, "_add_many", real)
+    assert await _allowed(limiter, key, 1000, 1) == 1
+    await limiter.flush()
+    assert await _shared(engine, key) == 5
+
+
+async def test_the_background_flush_survives_a_failure(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, limiter = _key(), RateLimiter(engine, sync_seconds=0.02)
+    real, failures = ratelimit._add_many, []
+
+    async def flaky(*args: object, **kwargs: object) -> list[int]:
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("the database is away")
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ratelimit, "_add_many", flaky)
+    limiter.start()
+    try:
+        assert await _allowed(limiter, key, 1000, 3) == 3
+        for _ in range(100):
+            if await _shared(engine, key) == 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await limiter.stop()
+    assert failures == [1]
+    assert await _shared(engine, key) == 3
 
 
 async def test_exact_limits_sync_every_hit(engine: AsyncEngine) -> None:
@@ -98,3 +177,31 @@ async def test_the_keys_remembered_stay_bounded_when_one_window_has_very_many(
         assert len(limiter._windows) <= 8
     assert keys[-1] in limiter._windows  # the latest are kept, the earliest forgotten
     assert keys[0] not in limiter._windows
+
+
+async def test_the_app_flushes_its_requests_hits_in_the_background(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The app's lifespan runs the flush: a request's hit reaches PostgreSQL within about a
+    second without the request waiting for it (the hit is counted before the token is
+    checked, so a made-up token will do)."""
+    app = create_app(settings, Database(engine=engine, sessionmaker=sessionmaker, owned=False))
+    token = f"fm_{uuid.uuid4().hex}"
+    key = f"token:{token[:16]}"
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        refused = await client.get(
+            "/api/v1/workspaces", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert refused.status_code == 401
+        for _ in range(200):
+            if await _shared(engine, key) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert await _shared(engine, key) == 1
+        assert app.state.rate_limiter._flusher is not None
+    assert app.state.rate_limiter._flusher is None  # stopped with the app

@@ -2,15 +2,23 @@
 
 Writing every request's hit to PostgreSQL in a transaction of its own cost about as much as
 the rest of a simple read (four round trips and a commit). So each process counts the hits of
-a key itself and adds them to the shared row in one statement when the last sync is older than
-``sync_seconds`` or when its count comes near the limit; from there on it syncs every hit, so
-that the decisions around the limit are taken on the shared count. Another process's hits
-reach this one within ``sync_seconds``: a key shared by several processes may get up to that
-long of their traffic past the limit. Login limits (``exact=True``) sync every hit.
+its keys itself, and a background task adds them to the shared rows every ``sync_seconds``, all
+keys in one statement, learning the shared counts back. A request never waits for that, unless
+its key's count comes near the limit: from there on every hit is synced at once, so that the
+decisions around the limit are taken on the shared count. Another process's hits reach this
+one within about ``sync_seconds``: a key shared by several processes may get up to that long
+of their traffic past the limit. Login limits (``exact=True``) sync every hit.
+
+Syncing in the request itself, once a second per key and process, meant 64 transactions a
+second for 32 busy tokens on two processes, each making a request wait on a commit: that cost
+claim creation about a fifth of its throughput in the benchmark (bench/README.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import random
 import time
@@ -22,8 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from factmark.errors import RateLimited
 from factmark.transaction import RequestDb
 
+log = logging.getLogger(__name__)
+
 SYNC_SECONDS = 1.0
-"""How stale this process's view of another process's hits may be."""
+"""How often each process adds its hits to the shared counts (and learns the others')."""
 
 HEADROOM = 0.1
 """Within this fraction of the limit (at least one hit), every hit is synced."""
@@ -40,16 +50,19 @@ class _Window:
     """The shared count at the last sync, this process's synced hits included."""
     pending: int = 0
     """Hits counted here and not yet added to the shared count."""
-    synced_at: float = 0.0
 
 
 class RateLimiter:
-    """The rate limits of one server process, shared with the others through PostgreSQL."""
+    """The rate limits of one server process, shared with the others through PostgreSQL.
+
+    ``start`` runs the background flush (the app's lifespan does); ``flush`` is one flush.
+    """
 
     def __init__(self, engine: AsyncEngine, *, sync_seconds: float = SYNC_SECONDS) -> None:
         self._engine = engine
         self._sync_seconds = sync_seconds
         self._windows: dict[str, _Window] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     async def hit(self, key: str, limit: int, window_seconds: int, *, exact: bool = False) -> None:
         """Count one request for ``key``; raise RateLimited with Retry-After past ``limit``.
@@ -62,12 +75,8 @@ class RateLimiter:
         window = self._window(key, start)
         window.pending += 1
         headroom = max(1, math.ceil(limit * HEADROOM))
-        if (
-            exact
-            or now - window.synced_at >= self._sync_seconds
-            or window.shared + window.pending >= limit - headroom
-        ):
-            await self._sync(key, window, now)
+        if exact or window.shared + window.pending >= limit - headroom:
+            await self._sync(key, window)
         if window.shared + window.pending > limit:
             retry_after = max(1, math.ceil(start + window_seconds - now))
             raise RateLimited(
@@ -86,23 +95,79 @@ class RateLimiter:
             window = self._windows[key] = _Window(start)
         return window
 
-    async def _sync(self, key: str, window: _Window, now: float) -> None:
-        """Add the pending hits to the shared row and learn the shared count."""
+    async def _sync(self, key: str, window: _Window) -> None:
+        """Add one key's pending hits to its shared row now and learn the shared count."""
         delta, window.pending = window.pending, 0
-        window.synced_at = now  # concurrent hits of this key wait for the next sync
         try:
             shared = await _add(self._engine, key, window.start, delta)
         except BaseException:
             window.pending += delta
-            window.synced_at = 0.0
             raise
         window.shared = max(window.shared, shared)
+
+    async def flush(self) -> None:
+        """Add every key's pending hits to the shared rows in one statement, and learn the
+        shared counts. Hits that fail to be added stay pending for the next flush."""
+        batch = sorted(
+            ((key, window) for key, window in self._windows.items() if window.pending),
+            key=lambda item: item[0],  # one lock order for every process: no deadlocks
+        )
+        if not batch:
+            return
+        deltas = [window.pending for _, window in batch]
+        for _, window in batch:
+            window.pending = 0
+        try:
+            totals = await _add_many(
+                self._engine,
+                [key for key, _ in batch],
+                [window.start for _, window in batch],
+                deltas,
+            )
+        except BaseException:
+            for (_, window), delta in zip(batch, deltas, strict=True):
+                window.pending += delta
+            raise
+        for (_, window), total in zip(batch, totals, strict=True):
+            window.shared = max(window.shared, total)
+
+    def start(self) -> None:
+        """Flush every ``sync_seconds`` in the background until ``stop``."""
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_forever(), name="rate-limit-flush")
+
+    async def stop(self) -> None:
+        """Stop the background flush, then flush what is left (best effort)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        try:
+            await self.flush()
+        except Exception:
+            log.warning("could not store the last rate-limit hits", exc_info=True)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sync_seconds)
+            try:
+                await self.flush()
+            except Exception:  # the database away: keep the hits, try again next time
+                log.warning("could not store rate-limit hits; will retry", exc_info=True)
 
 
 ADD_HITS = """
     INSERT INTO rate_limit_windows (key, window_start, hits) VALUES ($1, $2, $3)
     ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_windows.hits + $3
     RETURNING hits
+"""
+
+ADD_MANY_HITS = """
+    INSERT INTO rate_limit_windows AS w (key, window_start, hits)
+    SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[])
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = w.hits + excluded.hits
+    RETURNING w.key, w.hits
 """
 
 FORGET_OLD_WINDOWS = "DELETE FROM rate_limit_windows WHERE window_start < now() - interval '1 hour'"
@@ -116,9 +181,22 @@ async def _add(engine: AsyncEngine, key: str, start: int, hits: int) -> int:
     """
     async with RequestDb.from_pool(engine) as db:
         driver = await db.driver()
-        total = int(
-            await driver.fetchval(ADD_HITS, key, datetime.fromtimestamp(start, tz=UTC), hits)
-        )
+        return int(await driver.fetchval(ADD_HITS, key, _time(start), hits))
+
+
+async def _add_many(
+    engine: AsyncEngine, keys: list[str], starts: list[int], hits: list[int]
+) -> list[int]:
+    """``_add`` for many keys (each once, in sorted order) in one statement; their new totals,
+    in the same order. Now and then it also forgets the windows of an hour ago."""
+    async with RequestDb.from_pool(engine) as db:
+        driver = await db.driver()
+        rows = await driver.fetch(ADD_MANY_HITS, keys, [_time(s) for s in starts], hits)
         if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
             await driver.execute(FORGET_OLD_WINDOWS)
-    return total
+    totals = {row["key"]: int(row["hits"]) for row in rows}
+    return [totals[key] for key in keys]
+
+
+def _time(start: int) -> datetime:
+    return datetime.fromtimestamp(start, tz=UTC)
