@@ -63,6 +63,7 @@ class RateLimiter:
         self._sync_seconds = sync_seconds
         self._windows: dict[str, _Window] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def hit(self, key: str, limit: int, window_seconds: int, *, exact: bool = False) -> None:
         """Count one request for ``key``; raise RateLimited with Retry-After past ``limit``.
@@ -134,27 +135,33 @@ class RateLimiter:
     def start(self) -> None:
         """Flush every ``sync_seconds`` in the background until ``stop``."""
         if self._flusher is None:
+            self._stopping = asyncio.Event()
             self._flusher = asyncio.create_task(self._flush_forever(), name="rate-limit-flush")
 
     async def stop(self) -> None:
-        """Stop the background flush, then flush what is left (best effort)."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
-        try:
-            await self.flush()
-        except Exception:
-            log.warning("could not store the last rate-limit hits", exc_info=True)
+        """Stop the background flush after one last flush of what is pending (a flush under
+        way is let finish, not cut off, so that no hit is added twice)."""
+        if self._flusher is None:
+            await self._flush_logged()
+            return
+        self._stopping.set()
+        await self._flusher
+        self._flusher = None
 
     async def _flush_forever(self) -> None:
         while True:
-            await asyncio.sleep(self._sync_seconds)
-            try:
-                await self.flush()
-            except Exception:  # the database away: keep the hits, try again next time
-                log.warning("could not store rate-limit hits; will retry", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._sync_seconds):
+                    await self._stopping.wait()
+            await self._flush_logged()
+            if self._stopping.is_set():  # that was the last flush
+                return
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception:  # the database away: the hits stay pending for the next flush
+            log.warning("could not store rate-limit hits", exc_info=True)
 
 
 ADD_HITS = """
