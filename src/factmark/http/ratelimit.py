@@ -9,9 +9,9 @@ decisions around the limit are taken on the shared count. Another process's hits
 one within about ``sync_seconds``: a key shared by several processes may get up to that long
 of their traffic past the limit. Login limits (``exact=True``) sync every hit.
 
-Syncing in the request itself, once a second per key and process, meant 64 transactions a
-second for 32 busy tokens on two processes, each making a request wait on a commit: that cost
-claim creation about a fifth of its throughput in the benchmark (bench/README.md).
+Syncing in the request itself, once a second per key and process, meant up to 64 transactions
+a second for 32 busy tokens on two processes, each holding up a request until its commit; the
+background flush makes that two a second, and no request waits (bench/README.md).
 """
 
 from __future__ import annotations
