@@ -33,6 +33,17 @@ async def _shared(engine: AsyncEngine, key: str) -> int:
     return int(hits)
 
 
+async def _shared_within(engine: AsyncEngine, key: str, expected: int, seconds: float = 4) -> int:
+    """The shared count once it reaches ``expected`` (a background flush brings it), or as it
+    stands after ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (hits := await _shared(engine, key)) != expected:
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    return hits
+
+
 async def _allowed(limiter: RateLimiter, key: str, limit: int, tries: int) -> int:
     allowed = 0
     for _ in range(tries):
@@ -93,11 +104,7 @@ async def test_a_quiet_process_delays_its_hits_by_at_most_the_flush_interval(
     busy.start()
     try:
         assert await _allowed(busy, key, 100, 10) == 10
-        for _ in range(100):  # the background flush brings them within its interval
-            if await _shared(engine, key) == 10:
-                break
-            await asyncio.sleep(0.02)
-        assert await _shared(engine, key) == 10
+        assert await _shared_within(engine, key, 10) == 10  # within the flush interval
     finally:
         await busy.stop()
     await other.hit(key, 100, WINDOW)
@@ -149,10 +156,7 @@ async def test_the_background_flush_survives_a_failure(
     limiter.start()
     try:
         assert await _allowed(limiter, key, 1000, 3) == 3
-        for _ in range(100):
-            if await _shared(engine, key) == 3:
-                break
-            await asyncio.sleep(0.02)
+        assert await _shared_within(engine, key, 3) == 3
     finally:
         await limiter.stop()
     assert failures == [1]
@@ -198,10 +202,6 @@ async def test_the_app_flushes_its_requests_hits_in_the_background(
             "/api/v1/workspaces", headers={"Authorization": f"Bearer {token}"}
         )
         assert refused.status_code == 401
-        for _ in range(200):
-            if await _shared(engine, key) == 1:
-                break
-            await asyncio.sleep(0.02)
-        assert await _shared(engine, key) == 1
+        assert await _shared_within(engine, key, 1) == 1
         assert app.state.rate_limiter._flusher is not None
     assert app.state.rate_limiter._flusher is None  # stopped with the app
