@@ -140,10 +140,15 @@ def interleaved(first: Any, second: Any) -> list[Any]:
     return order
 
 
-def per_round(first: list[LoadResult], second: list[LoadResult]) -> list[float]:
+def per_round(first: list[LoadResult], second: list[LoadResult]) -> list[float | None]:
     """Each round's rate of one side over the other's (round n: part n of each side, run back
-    to back): how far the host's noise moves a ratio within one run."""
-    return [a.rate / b.rate if b.rate else 0.0 for a, b in zip(first, second, strict=True)]
+    to back): how far the host's noise moves a ratio within one run. None where the second
+    side got nothing done."""
+    return [a.rate / b.rate if b.rate else None for a, b in zip(first, second, strict=True)]
+
+
+def _percent(ratio: float | None, minus: float = 0.0) -> str:
+    return "n/a" if ratio is None else f"{ratio - minus:.0%}"
 
 
 def part_seconds(duration: float) -> float:
@@ -206,7 +211,7 @@ class Context:
                 result, used = await self.measured_baseline(operation, duration=part)
             runs[api].append(result)
             cpu[api] = cpu[api] + used if api in cpu else used
-        rounds = ", ".join(f"{r:.0%}" for r in per_round(runs[True], runs[False]))
+        rounds = ", ".join(_percent(r) for r in per_round(runs[True], runs[False]))
         self.report.notes.append(
             f"{workload}: the API's rate in each round (one part of each side, back to back) "
             f"was {rounds} of the baseline's"
@@ -959,7 +964,7 @@ async def _with_and_without(
             cpu[enabled] = cpu[enabled] + used if enabled in cpu else used
     finally:
         await _set_audit_trigger(ctx, tables, True)
-    rounds = ", ".join(f"{r - 1:.0%}" for r in per_round(runs[False], runs[True]))
+    rounds = ", ".join(_percent(r, minus=1) for r in per_round(runs[False], runs[True]))
     ctx.report.notes.append(
         f"{AUDIT_OVERHEAD}: {writes}: each write slower with the trigger in each round (one "
         f"part of each side, back to back): {rounds}"

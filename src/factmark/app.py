@@ -127,10 +127,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
-            await limiter.stop()
-            await stop_sealer(sealer)
-            if db.owned:
-                await db.engine.dispose()
+            try:
+                await limiter.stop()
+            finally:
+                await stop_sealer(sealer)
+                if db.owned:
+                    await db.engine.dispose()
 
     app = Litestar(
         route_handlers=[

@@ -33,7 +33,7 @@ async def _shared(engine: AsyncEngine, key: str) -> int:
     return int(hits)
 
 
-async def _shared_within(engine: AsyncEngine, key: str, expected: int, seconds: float = 4) -> int:
+async def _shared_within(engine: AsyncEngine, key: str, expected: int, seconds: float = 30) -> int:
     """The shared count once it reaches ``expected`` (a background flush brings it), or as it
     stands after ``seconds``."""
     deadline = asyncio.get_running_loop().time() + seconds
@@ -96,7 +96,7 @@ async def test_processes_share_one_count_once_their_hits_are_flushed(engine: Asy
     assert await _shared(engine, key) == 15
 
 
-async def test_a_quiet_process_delays_its_hits_by_at_most_the_flush_interval(
+async def test_a_processs_hits_reach_the_others_by_its_background_flush(
     engine: AsyncEngine,
 ) -> None:
     key = _key()
@@ -104,7 +104,7 @@ async def test_a_quiet_process_delays_its_hits_by_at_most_the_flush_interval(
     busy.start()
     try:
         assert await _allowed(busy, key, 100, 10) == 10
-        assert await _shared_within(engine, key, 10) == 10  # within the flush interval
+        assert await _shared_within(engine, key, 10) == 10  # no request of busy's synced them
     finally:
         await busy.stop()
     await other.hit(key, 100, WINDOW)
@@ -115,9 +115,63 @@ async def test_a_quiet_process_delays_its_hits_by_at_most_the_flush_interval(
 async def test_stopping_flushes_the_hits_still_pending(engine: AsyncEngine) -> None:
     key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
     limiter.start()
-    assert await _allowed(limiter, key, 1000, 5) == 5
-    await limiter.stop()
+    try:
+        assert await _allowed(limiter, key, 1000, 5) == 5
+    finally:
+        await limiter.stop()
     assert await _shared(engine, key) == 5
+
+
+async def test_stopping_during_a_flush_also_stores_the_hits_counted_meanwhile(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, limiter = _key(), RateLimiter(engine, sync_seconds=0.01)
+    real, entered, release = ratelimit._add_many, asyncio.Event(), asyncio.Event()
+
+    async def slow(*args: object, **kwargs: object) -> list[int]:
+        entered.set()
+        await release.wait()
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ratelimit, "_add_many", slow)
+    limiter.start()
+    assert await _allowed(limiter, key, 1000, 3) == 3
+    await asyncio.wait_for(entered.wait(), 30)  # a flush of the three is under way
+    stopping = asyncio.create_task(limiter.stop())
+    assert await _allowed(limiter, key, 1000, 2) == 2  # counted while it runs
+    release.set()
+    await stopping
+    assert await _shared(engine, key) == 5
+
+
+async def test_hits_in_flight_still_count_so_the_limit_stays_exact(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a flush is under way its hits are neither pending nor shared yet: they must still
+    count, or a process could pass the limit by what that flush carries."""
+    key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
+    real, entered, release = ratelimit._add_many, asyncio.Event(), asyncio.Event()
+
+    async def slow(*args: object, **kwargs: object) -> list[int]:
+        entered.set()
+        await release.wait()
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ratelimit, "_add_many", slow)
+    assert await _allowed(limiter, key, 20, 15) == 15
+    flushing = asyncio.create_task(limiter.flush())
+    await asyncio.wait_for(entered.wait(), 30)
+    assert await _allowed(limiter, key, 20, 10) == 5  # near the limit with the 15 in flight
+    release.set()
+    await flushing
+    assert await _shared(engine, key) == 25
+    with pytest.raises(RateLimited):
+        await limiter.hit(key, 20, WINDOW)
+
+
+def test_the_flush_interval_must_be_positive(engine: AsyncEngine) -> None:
+    with pytest.raises(ValueError, match="sync_seconds"):
+        RateLimiter(engine, sync_seconds=0)
 
 
 async def test_a_failed_flush_keeps_its_hits_for_the_next(
@@ -184,11 +238,19 @@ async def test_the_keys_remembered_stay_bounded_when_one_window_has_very_many(
 
 
 async def test_the_app_flushes_its_requests_hits_in_the_background(
-    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The app's lifespan runs the flush: a request's hit reaches PostgreSQL within about a
     second without the request waiting for it (the hit is counted before the token is
     checked, so a made-up token will do)."""
+
+    async def inline(*args: object) -> int:
+        raise AssertionError("a request far from its limit synced its hit itself")
+
+    monkeypatch.setattr(ratelimit, "_add", inline)
     app = create_app(settings, Database(engine=engine, sessionmaker=sessionmaker, owned=False))
     token = f"fm_{uuid.uuid4().hex}"
     key = f"token:{token[:16]}"

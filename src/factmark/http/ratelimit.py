@@ -3,15 +3,17 @@
 Writing every request's hit to PostgreSQL in a transaction of its own cost about as much as
 the rest of a simple read (four round trips and a commit). So each process counts the hits of
 its keys itself, and a background task adds them to the shared rows every ``sync_seconds``, all
-keys in one statement, learning the shared counts back. A request never waits for that, unless
-its key's count comes near the limit: from there on every hit is synced at once, so that the
-decisions around the limit are taken on the shared count. Another process's hits reach this
-one within about ``sync_seconds``: a key shared by several processes may get up to that long
-of their traffic past the limit. Login limits (``exact=True``) sync every hit.
+keys in one statement, learning the shared counts back. A request does not wait for that,
+unless its key's count comes near the limit: from there on every hit is synced at once, so that
+the decisions around the limit are taken on the shared count. Another process's hits reach
+this one within about twice ``sync_seconds`` (its flush, then this one's): a key shared by
+several processes may get up to that long of their traffic past the limit. Login limits
+(``exact=True``) sync every hit.
 
 Syncing in the request itself, once a second per key and process, meant up to 64 transactions
 a second for 32 busy tokens on two processes, each holding up a request until its commit; the
-background flush makes that two a second, and no request waits (bench/README.md).
+background flush makes that two a second (bench/README.md). An app served without its lifespan
+(which starts the flush) shares its counts only near the limit.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ SYNC_SECONDS = 1.0
 HEADROOM = 0.1
 """Within this fraction of the limit (at least one hit), every hit is synced."""
 
+STOP_SECONDS = 5.0
+"""How long stopping waits for the last flush before giving its hits up."""
+
 MAX_KEYS = 100_000
 """Keys remembered at once; past this, those of finished windows are forgotten (and, when the
 current window alone holds half as many, its earliest keys with their unsynced hits)."""
@@ -50,6 +55,13 @@ class _Window:
     """The shared count at the last sync, this process's synced hits included."""
     pending: int = 0
     """Hits counted here and not yet added to the shared count."""
+    in_flight: int = 0
+    """Hits being added to the shared count by a sync or a flush not finished yet."""
+
+    @property
+    def count(self) -> int:
+        """The count decisions are taken on: the shared one and this process's hits since."""
+        return self.shared + self.in_flight + self.pending
 
 
 class RateLimiter:
@@ -59,6 +71,8 @@ class RateLimiter:
     """
 
     def __init__(self, engine: AsyncEngine, *, sync_seconds: float = SYNC_SECONDS) -> None:
+        if sync_seconds <= 0:
+            raise ValueError("sync_seconds must be positive")
         self._engine = engine
         self._sync_seconds = sync_seconds
         self._windows: dict[str, _Window] = {}
@@ -76,9 +90,9 @@ class RateLimiter:
         window = self._window(key, start)
         window.pending += 1
         headroom = max(1, math.ceil(limit * HEADROOM))
-        if exact or window.shared + window.pending >= limit - headroom:
+        if exact or window.count >= limit - headroom:
             await self._sync(key, window)
-        if window.shared + window.pending > limit:
+        if window.count > limit:
             retry_after = max(1, math.ceil(start + window_seconds - now))
             raise RateLimited(
                 f"Rate limit of {limit} requests per {window_seconds} s exceeded; retry later.",
@@ -98,13 +112,13 @@ class RateLimiter:
 
     async def _sync(self, key: str, window: _Window) -> None:
         """Add one key's pending hits to its shared row now and learn the shared count."""
-        delta, window.pending = window.pending, 0
+        delta = _take(window)
         try:
             shared = await _add(self._engine, key, window.start, delta)
         except BaseException:
-            window.pending += delta
+            _give_back(window, delta)
             raise
-        window.shared = max(window.shared, shared)
+        _added(window, delta, shared)
 
     async def flush(self) -> None:
         """Add every key's pending hits to the shared rows in one statement, and learn the
@@ -115,9 +129,7 @@ class RateLimiter:
         )
         if not batch:
             return
-        deltas = [window.pending for _, window in batch]
-        for _, window in batch:
-            window.pending = 0
+        deltas = [_take(window) for _, window in batch]
         try:
             totals = await _add_many(
                 self._engine,
@@ -127,10 +139,10 @@ class RateLimiter:
             )
         except BaseException:
             for (_, window), delta in zip(batch, deltas, strict=True):
-                window.pending += delta
+                _give_back(window, delta)
             raise
-        for (_, window), total in zip(batch, totals, strict=True):
-            window.shared = max(window.shared, total)
+        for (_, window), delta, total in zip(batch, deltas, totals, strict=True):
+            _added(window, delta, total)
 
     def start(self) -> None:
         """Flush every ``sync_seconds`` in the background until ``stop``."""
@@ -139,22 +151,29 @@ class RateLimiter:
             self._flusher = asyncio.create_task(self._flush_forever(), name="rate-limit-flush")
 
     async def stop(self) -> None:
-        """Stop the background flush after one last flush of what is pending (a flush under
-        way is let finish, not cut off, so that no hit is added twice)."""
-        if self._flusher is None:
+        """Stop the background flush after one last flush of what is pending. A flush under
+        way is let finish rather than cut off (cut off after its commit, its hits would be
+        added again); past ``STOP_SECONDS`` the last hits are given up."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is None:
             await self._flush_logged()
             return
         self._stopping.set()
-        await self._flusher
-        self._flusher = None
+        try:
+            async with asyncio.timeout(STOP_SECONDS):
+                await asyncio.shield(flusher)
+        except TimeoutError:
+            flusher.cancel()
+            log.warning("gave up storing the last rate-limit hits after %s s", STOP_SECONDS)
 
     async def _flush_forever(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._sync_seconds):
                     await self._stopping.wait()
+            last = self._stopping.is_set()  # hits counted during this flush need one more
             await self._flush_logged()
-            if self._stopping.is_set():  # that was the last flush
+            if last:
                 return
 
     async def _flush_logged(self) -> None:
@@ -162,6 +181,23 @@ class RateLimiter:
             await self.flush()
         except Exception:  # the database away: the hits stay pending for the next flush
             log.warning("could not store rate-limit hits", exc_info=True)
+
+
+def _take(window: _Window) -> int:
+    """The pending hits, now in flight (still counted in the decisions)."""
+    delta, window.pending = window.pending, 0
+    window.in_flight += delta
+    return delta
+
+
+def _give_back(window: _Window, delta: int) -> None:
+    window.in_flight -= delta
+    window.pending += delta
+
+
+def _added(window: _Window, delta: int, total: int) -> None:
+    window.in_flight -= delta
+    window.shared = max(window.shared, total)
 
 
 ADD_HITS = """
@@ -195,12 +231,15 @@ async def _add_many(
     engine: AsyncEngine, keys: list[str], starts: list[int], hits: list[int]
 ) -> list[int]:
     """``_add`` for many keys (each once, in sorted order) in one statement; their new totals,
-    in the same order. Now and then it also forgets the windows of an hour ago."""
+    in the same order. Now and then it also forgets the windows of an hour ago, after."""
     async with RequestDb.from_pool(engine) as db:
         driver = await db.driver()
         rows = await driver.fetch(ADD_MANY_HITS, keys, [_time(s) for s in starts], hits)
-        if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
-            await driver.execute(FORGET_OLD_WINDOWS)
+    if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+        # In a transaction of its own: a scan of the table, not to be made while holding the
+        # batch's rows (other processes' syncs of those keys would wait for it).
+        async with RequestDb.from_pool(engine) as db:
+            await (await db.driver()).execute(FORGET_OLD_WINDOWS)
     totals = {row["key"]: int(row["hits"]) for row in rows}
     return [totals[key] for key in keys]
 
