@@ -194,6 +194,18 @@ async def test_a_failed_flush_keeps_its_hits_for_the_next(
     assert await _shared(engine, key) == 5
 
 
+async def test_a_failed_clean_up_after_a_flush_does_not_count_its_hits_twice(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
+    monkeypatch.setattr(ratelimit.random, "random", lambda: 0.0)  # clean up after every flush
+    monkeypatch.setattr(ratelimit, "FORGET_OLD_WINDOWS", "SELECT 1 / 0")
+    assert await _allowed(limiter, key, 1000, 4) == 4
+    await limiter.flush()  # the clean-up fails after the hits were stored: only logged
+    await limiter.flush()
+    assert await _shared(engine, key) == 4
+
+
 async def test_the_background_flush_survives_a_failure(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -143,6 +143,8 @@ class RateLimiter:
             raise
         for (_, window), delta, total in zip(batch, deltas, totals, strict=True):
             _added(window, delta, total)
+        if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+            await _forget_old_windows(self._engine)
 
     def start(self) -> None:
         """Flush every ``sync_seconds`` in the background until ``stop``."""
@@ -164,6 +166,8 @@ class RateLimiter:
                 await asyncio.shield(flusher)
         except TimeoutError:
             flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             log.warning("gave up storing the last rate-limit hits after %s s", STOP_SECONDS)
 
     async def _flush_forever(self) -> None:
@@ -231,17 +235,23 @@ async def _add_many(
     engine: AsyncEngine, keys: list[str], starts: list[int], hits: list[int]
 ) -> list[int]:
     """``_add`` for many keys (each once, in sorted order) in one statement; their new totals,
-    in the same order. Now and then it also forgets the windows of an hour ago, after."""
+    in the same order."""
     async with RequestDb.from_pool(engine) as db:
         driver = await db.driver()
         rows = await driver.fetch(ADD_MANY_HITS, keys, [_time(s) for s in starts], hits)
-    if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
-        # In a transaction of its own: a scan of the table, not to be made while holding the
-        # batch's rows (other processes' syncs of those keys would wait for it).
-        async with RequestDb.from_pool(engine) as db:
-            await (await db.driver()).execute(FORGET_OLD_WINDOWS)
     totals = {row["key"]: int(row["hits"]) for row in rows}
     return [totals[key] for key in keys]
+
+
+async def _forget_old_windows(engine: AsyncEngine) -> None:
+    """Delete the windows of an hour ago: housekeeping, in a transaction of its own (a scan of
+    the table, not to be made while holding a flush's rows) and after the flush's counts are
+    settled, so that its failure is only logged."""
+    try:
+        async with RequestDb.from_pool(engine) as db:
+            await (await db.driver()).execute(FORGET_OLD_WINDOWS)
+    except Exception:
+        log.warning("could not forget old rate-limit windows", exc_info=True)
 
 
 def _time(start: int) -> datetime:
