@@ -44,6 +44,20 @@ async def _shared_within(engine: AsyncEngine, key: str, expected: int, seconds: 
     return hits
 
 
+def _hold_flushes(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make each flush, once begun, wait for the returned ``release`` before it writes; the
+    returned ``entered`` is set when one has begun."""
+    real, entered, release = ratelimit._add_many, asyncio.Event(), asyncio.Event()
+
+    async def held(*args: object, **kwargs: object) -> list[int]:
+        entered.set()
+        await release.wait()
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ratelimit, "_add_many", held)
+    return entered, release
+
+
 async def _allowed(limiter: RateLimiter, key: str, limit: int, tries: int) -> int:
     allowed = 0
     for _ in range(tries):
@@ -126,14 +140,7 @@ async def test_stopping_during_a_flush_also_stores_the_hits_counted_meanwhile(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key, limiter = _key(), RateLimiter(engine, sync_seconds=0.01)
-    real, entered, release = ratelimit._add_many, asyncio.Event(), asyncio.Event()
-
-    async def slow(*args: object, **kwargs: object) -> list[int]:
-        entered.set()
-        await release.wait()
-        return await real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ratelimit, "_add_many", slow)
+    entered, release = _hold_flushes(monkeypatch)
     limiter.start()
     assert await _allowed(limiter, key, 1000, 3) == 3
     await asyncio.wait_for(entered.wait(), 30)  # a flush of the three is under way
@@ -150,14 +157,7 @@ async def test_hits_in_flight_still_count_so_the_limit_stays_exact(
     """While a flush is under way its hits are neither pending nor shared yet: they must still
     count, or a process could pass the limit by what that flush carries."""
     key, limiter = _key(), RateLimiter(engine, sync_seconds=3600)
-    real, entered, release = ratelimit._add_many, asyncio.Event(), asyncio.Event()
-
-    async def slow(*args: object, **kwargs: object) -> list[int]:
-        entered.set()
-        await release.wait()
-        return await real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ratelimit, "_add_many", slow)
+    entered, release = _hold_flushes(monkeypatch)
     assert await _allowed(limiter, key, 20, 15) == 15
     flushing = asyncio.create_task(limiter.flush())
     await asyncio.wait_for(entered.wait(), 30)
