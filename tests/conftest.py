@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher, profiles
+from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -121,6 +123,18 @@ def settings(database_urls: DatabaseUrls) -> Settings:
     )
 
 
+def app_client(app: Litestar) -> httpx.AsyncClient:
+    """An HTTP client calling ``app`` in process (its lifespan is the caller's to run)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@asynccontextmanager
+async def serving(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` with its lifespan running (background sealer, rate-limit flush), and a client."""
+    async with app.lifespan(), app_client(app) as client:
+        yield client
+
+
 @pytest.fixture
 async def client(
     settings: Settings,
@@ -128,8 +142,7 @@ async def client(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, Database(engine=engine, sessionmaker=sessionmaker, owned=False))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(app) as client:
         yield client
 
 

@@ -9,7 +9,6 @@ import logging
 import random
 from datetime import timedelta
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import event, text, update
@@ -26,6 +25,7 @@ from factmark.db import DatabaseUrls, create_engine, create_sessionmaker
 from factmark.documents.models import Document
 from factmark.settings import Settings
 from tests.audit.conftest import OwnDatabase, seed_workspace
+from tests.conftest import app_client, serving
 
 
 async def _add_document(session: AsyncSession, workspace_id: object, title: str) -> Document:
@@ -294,9 +294,7 @@ async def test_latest_checkpoint_verifies_with_the_published_public_key(
         own_settings,
         Database(engine=own_database.app, sessionmaker=own_database.sessionmaker, owned=False),
     )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with app_client(app) as client:
         response = await client.get(
             "/api/v1/audit/checkpoints/latest",
             headers={"Authorization": f"Bearer {seeded.admin_token}"},
@@ -331,12 +329,7 @@ async def test_server_seals_in_the_background_and_signs_with_a_generated_key(
     seeded = await seed_workspace(own_database)
     settings = replace(own_settings, audit_signing_key=None)
     app = create_app(settings)
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app) as client:
         created = await client.post(
             "/api/v1/workspaces/acme/documents",
             json={"title": "Sealed in the background", "text": "Some text."},

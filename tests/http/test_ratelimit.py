@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,6 +15,7 @@ from factmark.errors import RateLimited
 from factmark.http import ratelimit
 from factmark.http.ratelimit import RateLimiter
 from factmark.settings import Settings
+from tests.conftest import serving
 
 WINDOW = 3600
 
@@ -266,12 +266,7 @@ async def test_the_app_flushes_its_requests_hits_in_the_background(
     app = create_app(settings, Database(engine=engine, sessionmaker=sessionmaker, owned=False))
     token = f"fm_{uuid.uuid4().hex}"
     key = f"token:{token[:16]}"
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app) as client:
         refused = await client.get(
             "/api/v1/workspaces", headers={"Authorization": f"Bearer {token}"}
         )

@@ -204,12 +204,6 @@ def _added(window: _Window, delta: int, total: int) -> None:
     window.shared = max(window.shared, total)
 
 
-ADD_HITS = """
-    INSERT INTO rate_limit_windows (key, window_start, hits) VALUES ($1, $2, $3)
-    ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_windows.hits + $3
-    RETURNING hits
-"""
-
 ADD_MANY_HITS = """
     INSERT INTO rate_limit_windows AS w (key, window_start, hits)
     SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[])
@@ -222,20 +216,25 @@ FORGET_OLD_WINDOWS = "DELETE FROM rate_limit_windows WHERE window_start < now() 
 
 async def _add(engine: AsyncEngine, key: str, start: int, hits: int) -> int:
     """Add ``hits`` to the shared count of ``key`` in the window from ``start``; its new total.
-
-    Its own short transaction, so that the count stays when the request fails; prepared
-    asyncpg statements on a pooled connection, as the requests' own (factmark.transaction).
-    """
-    async with RequestDb.from_pool(engine) as db:
-        driver = await db.driver()
-        return int(await driver.fetchval(ADD_HITS, key, _time(start), hits))
+    A request's own sync, near its limit."""
+    (total,) = await _store(engine, [key], [start], [hits])
+    return total
 
 
 async def _add_many(
     engine: AsyncEngine, keys: list[str], starts: list[int], hits: list[int]
 ) -> list[int]:
-    """``_add`` for many keys (each once, in sorted order) in one statement; their new totals,
-    in the same order."""
+    """A flush: ``_add`` for many keys (each once, in sorted order); their new totals, in the
+    same order."""
+    return await _store(engine, keys, starts, hits)
+
+
+async def _store(
+    engine: AsyncEngine, keys: list[str], starts: list[int], hits: list[int]
+) -> list[int]:
+    """One statement in a short transaction of its own, so that the counts stay when a request
+    fails; prepared asyncpg statements on a pooled connection, as the requests' own
+    (factmark.transaction)."""
     async with RequestDb.from_pool(engine) as db:
         driver = await db.driver()
         rows = await driver.fetch(ADD_MANY_HITS, keys, [_time(s) for s in starts], hits)
