@@ -5,7 +5,7 @@ that full-text search has rare and common terms), and the claims: each with one 
 approved verdict (so it is verified and exported) and one piece of evidence. One document, the
 review document, has exactly ``review_claims`` claims; the rest share the other documents.
 
-Bulk rows are loaded as the superuser with the audit trigger (``audit_row``) disabled and
+Bulk rows are loaded as the superuser with the audit triggers (``AUDIT_TRIGGERS``) disabled and
 ``session_replication_role = replica`` (no foreign-key checks: the rows are consistent by
 construction), and with the secondary indexes of the claim tables dropped and rebuilt after;
 the triggers are re-enabled (ENABLE ALWAYS, as the migration leaves them) in the same
@@ -30,6 +30,19 @@ import msgspec
 
 from bench.scales import Scale
 from factmark.db import new_id
+
+AUDIT_TRIGGERS = ("audit_insert", "audit_row")
+"""Every audited table's two triggers: its inserts, and its updates and deletes."""
+
+
+async def set_audit_triggers(conn: asyncpg.Connection, tables: Any, *, enabled: bool) -> None:
+    """Disable the audit triggers of ``tables``, or enable them as the migrations leave them
+    (ENABLE ALWAYS: they fire even under ``session_replication_role = replica``)."""
+    state = "ENABLE ALWAYS" if enabled else "DISABLE"
+    for table in tables:
+        for trigger in AUDIT_TRIGGERS:
+            await conn.execute(f"ALTER TABLE {table} {state} TRIGGER {trigger}")
+
 
 ACTOR = '{"kind":"system","id":"bench","name":"bench"}'
 BULK_TABLES = ("documents", "claims", "claim_spans", "verdicts", "evidence")
@@ -334,8 +347,7 @@ async def load(owner_dsn: str, scale: Scale, *, audit_load: bool, log: Any) -> D
         async with conn.transaction():
             if not audit_load:
                 await conn.execute("SET LOCAL session_replication_role = replica")
-                for table in BULK_TABLES:
-                    await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_row")
+                await set_audit_triggers(conn, BULK_TABLES, enabled=False)
             started = time.perf_counter()
             rows: list[tuple[Any, ...]] = []
             words_by_doc: list[set[str]] = []
@@ -379,8 +391,7 @@ async def load(owner_dsn: str, scale: Scale, *, audit_load: bool, log: Any) -> D
             timings["rebuild indexes"] = time.perf_counter() - started
             await conn.execute("DROP TABLE bench_plan")
             if not audit_load:
-                for table in BULK_TABLES:
-                    await conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER audit_row")
+                await set_audit_triggers(conn, BULK_TABLES, enabled=True)
         started = time.perf_counter()
         await conn.execute("VACUUM ANALYZE")
         timings["VACUUM ANALYZE"] = time.perf_counter() - started

@@ -47,6 +47,7 @@ import httpx
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.dataset import set_audit_triggers
 from bench.postgres import BenchDatabase, create_bench_database, drop_database, postgres_server
 from bench.server import ApiServer, RssSampler, postgres_cpu, postmaster_of
 from factmark.db import create_engine, create_sessionmaker
@@ -298,15 +299,13 @@ async def populate(owner_dsn: str, claims: int) -> None:
     try:
         async with conn.transaction():
             await conn.execute(f"SELECT set_config('factmark.actor', '{ACTOR}', true)")
-            for table in TABLES:
-                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_row")
+            await set_audit_triggers(conn, TABLES, enabled=False)
             for statement in filter(str.strip, POPULATE.split(";\n")):
                 if "$1" in statement:
                     await conn.execute(statement, claims)
                 else:
                     await conn.execute(statement)
-            for table in TABLES:
-                await conn.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER audit_row")
+            await set_audit_triggers(conn, TABLES, enabled=True)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()

@@ -19,7 +19,7 @@ import msgspec
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.dataset import ACTOR, Dataset
+from bench.dataset import ACTOR, Dataset, set_audit_triggers
 from bench.export_throughput import COPY_OPTIONS, records_copy_query
 from bench.load import HttpLoad, LoadResult, run_asyncpg
 from bench.postgres import BenchDatabase
@@ -938,10 +938,8 @@ CLAIM_WRITE_TABLES = ("claims", "claim_spans")
 async def _set_audit_trigger(ctx: Context, tables: tuple[str, ...], enabled: bool) -> None:
     owner = await asyncpg.connect(ctx.database.owner_dsn)
     try:
-        state = "ENABLE ALWAYS" if enabled else "DISABLE"  # ALWAYS: as the migration leaves it
         async with owner.transaction():
-            for table in tables:
-                await owner.execute(f"ALTER TABLE {table} {state} TRIGGER audit_row")
+            await set_audit_triggers(owner, tables, enabled=enabled)
     finally:
         await owner.close()
 
@@ -1026,8 +1024,12 @@ async def audit_overhead(ctx: Context) -> None:
         await owner.execute(f"CREATE TABLE {SCRATCH} (LIKE claims INCLUDING ALL)")
         await owner.execute(SCRATCH_SEED, seed)
         await owner.execute(
-            f"CREATE TRIGGER audit_row AFTER INSERT OR UPDATE OR DELETE ON {SCRATCH} "
+            f"CREATE TRIGGER audit_row AFTER UPDATE OR DELETE ON {SCRATCH} "
             "FOR EACH ROW EXECUTE FUNCTION factmark_audit_row('claim', 'search')"
+        )
+        await owner.execute(  # a copy of claims: the claims' own insert trigger fits it
+            f"CREATE TRIGGER audit_insert AFTER INSERT ON {SCRATCH} "
+            "FOR EACH ROW EXECUTE FUNCTION factmark_audit_insert_claims()"
         )
         await owner.execute(f"GRANT SELECT, INSERT, UPDATE ON {SCRATCH} TO factmark_app")
         await owner.execute(f"VACUUM ANALYZE {SCRATCH}")

@@ -83,8 +83,13 @@ async def test_upgrade_downgrade_and_upgrade_again_on_an_empty_database(
     first = await schema_objects(empty_database_url)
     expected_tables = {table.name for table in metadata.sorted_tables}
     assert first["tables"] == expected_tables
-    assert {"factmark_audit_row", "factmark_refuse_change"} <= first["functions"]
-    assert {"audit_row", "append_only"} <= first["triggers"]
+    assert {
+        "factmark_audit_row",
+        "factmark_audit_insert_claims",
+        "factmark_audit_no_actor",
+        "factmark_refuse_change",
+    } <= first["functions"]
+    assert {"audit_row", "audit_insert", "append_only"} <= first["triggers"]
     assert first["version"]
 
     migrations.downgrade(empty_database_url, "base")

@@ -17,6 +17,7 @@ from factmark.documents.models import Document
 from tests.conftest import World, count_rows
 
 NOT_AUDITED = {"idempotency_records", "rate_limit_windows", "alembic_version"}
+EXPECTED_TRIGGERS = ("audit_insert", "audit_row", "refuse_truncate")
 
 
 def _sqlstate(error: DBAPIError) -> str | None:
@@ -171,6 +172,7 @@ async def test_a_failed_request_leaves_no_event(
         "TRUNCATE audit_checkpoints",
         "DELETE FROM audit_checkpoints",
         "ALTER TABLE documents DISABLE TRIGGER audit_row",
+        "ALTER TABLE claims DISABLE TRIGGER audit_insert",
         "ALTER TABLE audit_events DISABLE TRIGGER append_only",
     ],
 )
@@ -224,28 +226,41 @@ async def test_even_the_owner_meets_the_append_only_triggers(owner_engine: Async
 async def test_every_domain_table_has_an_always_enabled_audit_trigger(
     session: AsyncSession,
 ) -> None:
-    """Fails when a table is added without the audit trigger (or with it disabled)."""
+    """Fails when a table is added without its audit triggers (or with one disabled): its
+    inserts' (``factmark_audit_insert_<table>()``), its updates and deletes', and the refusal
+    of TRUNCATE."""
     rows = (
         await session.execute(
             text(
                 """
-                SELECT c.relname,
-                       (SELECT t.tgenabled::text FROM pg_trigger t
-                         WHERE t.tgrelid = c.oid AND t.tgname = 'audit_row'),
-                       (SELECT t.tgenabled::text FROM pg_trigger t
-                         WHERE t.tgrelid = c.oid AND t.tgname = 'refuse_truncate')
-                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                SELECT c.relname, t.tgname, t.tgenabled::text, p.proname,
+                       pg_get_triggerdef(t.oid) AS definition
+                  FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                  LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+                  LEFT JOIN pg_proc p ON p.oid = t.tgfoid
                  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
                 """
             )
         )
     ).all()
-    audited = {name: (row, truncate) for name, row, truncate in rows}
-    for name in list(audited):
-        if name.startswith("audit_") or name in NOT_AUDITED:
-            del audited[name]
+    triggers: dict[str, dict[str, tuple[str, str, str]]] = {}
+    for table, name, enabled, function, definition in rows:
+        if table.startswith("audit_") or table in NOT_AUDITED:
+            continue
+        found = triggers.setdefault(table, {})
+        if name is not None:
+            found[name] = (enabled, function, definition)
     assert {"documents", "claims", "claim_spans", "verdicts", "evidence", "comments"} <= set(
-        audited
+        triggers
     )
-    missing = {name: state for name, state in audited.items() if state != ("A", "A")}
-    assert missing == {}
+    for table, found in triggers.items():
+        assert {n: found.get(n, ("missing",))[0] for n in EXPECTED_TRIGGERS} == dict.fromkeys(
+            EXPECTED_TRIGGERS, "A"
+        ), table
+        _, function, definition = found["audit_insert"]
+        assert function == f"factmark_audit_insert_{table}", table
+        assert f"AFTER INSERT ON public.{table} FOR EACH ROW" in definition
+        _, function, definition = found["audit_row"]
+        assert function == "factmark_audit_row", table
+        assert f"AFTER DELETE OR UPDATE ON public.{table} FOR EACH ROW" in definition

@@ -19,6 +19,10 @@ TEXT = "The minister said unemployment fell by half since 2020. Critics disagree
 CLAIM_SPAN = {"start": 18, "end": 54}  # "unemployment fell by half since 2020"
 
 
+SCOPES = {"workspace_id": "workspace", "document_id": "document", "claim_id": "claim"}
+"""The scoping columns of an audit event, and the entity each is the id of."""
+
+
 @dataclass
 class Expected:
     """The event the operation must leave: on which entity, with which action, by whom."""
@@ -563,7 +567,8 @@ async def test_operation_leaves_its_audit_event(
     rows = (
         await session.execute(
             text(
-                "SELECT entity_type, entity_id::text, action, actor_id, request_id, seq "
+                "SELECT entity_type, entity_id::text, action, actor_id, request_id, seq, "
+                "workspace_id::text, document_id::text, claim_id::text, after, before "
                 "FROM audit_events WHERE seq > :before ORDER BY seq"
             ),
             {"before": before},
@@ -579,6 +584,11 @@ async def test_operation_leaves_its_audit_event(
     ]
     assert matching, f"{operation_id}: no {expected} among {[tuple(r) for r in rows]}"
     assert {r.actor_id for r in matching} == {str(expected.actor.user_id)}
+    for row in rows:  # each event is filed under the workspace, document and claim of its row
+        image = row.after or row.before
+        for column, own in SCOPES.items():
+            wanted = row.entity_id if row.entity_type == own else image.get(column)
+            assert getattr(row, column) == wanted, (operation_id, row.entity_type, column)
 
 
 async def test_creates_record_their_after_image_and_no_diff(
