@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.dataset import Dataset
 from bench.postgres import BenchDatabase
 from bench.scales import Scale
-from bench.workloads import Report
+from bench.workloads import Report, part_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,8 @@ def render(
     )
     add(
         f"- Load: {machine.loader}, {scale.concurrency} connections, "
-        f"{scale.duration:g} s per measurement; API: `factmark serve` (uvicorn) with "
+        f"{scale.duration:g} s per measurement (interleaved comparisons: {scale.rounds} parts "
+        f"of {part_seconds(scale.duration):g} s per side); API: `factmark serve` (uvicorn) with "
         f"{report.workers} worker{'s' if report.workers != 1 else ''}"
         + (
             " (chosen by measurement, req/s on the review read and on claim creation: "

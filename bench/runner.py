@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, help="API workers (default: chosen by measurement)")
     parser.add_argument("--duration", type=float, help="seconds per measurement")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="parts per side of the interleaved comparisons (of half the duration each)",
+    )
     parser.add_argument("--concurrency", type=int, help="connections, for the API and asyncpg")
     parser.add_argument(
         "--loader",
@@ -225,6 +230,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         scale = replace(scale, duration=args.duration)
     if args.concurrency:
         scale = replace(scale, concurrency=args.concurrency)
+    if args.rounds:
+        scale = replace(scale, rounds=args.rounds)
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     work_dir = Path(tempfile.mkdtemp(prefix="factmark-bench-run-"))

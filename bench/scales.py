@@ -22,7 +22,10 @@ class Scale:
     """Claims on the one document the review-screen workload reads."""
     document_chars: int
     duration: float
-    """Seconds of load per measurement."""
+    """Seconds of load per measurement; an interleaved comparison's parts last half of it."""
+    rounds: int
+    """Parts per side of an interleaved comparison (workloads 1, 2, 3 and 6): each side gets
+    ``rounds * duration / 2`` seconds in all."""
     concurrency: int
     deep_page: int
     """The claims-list page (of 50) compared with page 1; capped by the claims there are."""
@@ -48,6 +51,7 @@ SCALES: dict[str, Scale] = {
         review_claims=200,
         document_chars=5_000,
         duration=15.0,
+        rounds=4,
         concurrency=16,
         deep_page=5_000,
         export_sizes=(100_000, 1_000_000),
@@ -63,6 +67,7 @@ SCALES: dict[str, Scale] = {
         review_claims=200,
         document_chars=5_000,
         duration=10.0,
+        rounds=4,
         concurrency=16,
         deep_page=5_000,
         export_sizes=(2_000, 20_000),
@@ -78,6 +83,7 @@ SCALES: dict[str, Scale] = {
         review_claims=20,
         document_chars=2_000,
         duration=0.25,
+        rounds=2,
         concurrency=4,
         deep_page=5_000,
         export_sizes=(20, 120),

@@ -125,17 +125,13 @@ class Report:
         return result
 
 
-ROUNDS = 2
-"""Interleaved comparisons (workloads 1, 2, 3 and 6) run each side in this many parts of the
-measurement's duration, in a balanced order (A B B A): the host's slow phases, seconds to minutes
-long, and the tables' slow growth then fall on both sides alike. Parts of 5 s (small) and 8 s
-(full), whole seconds as wrk takes them."""
-
-
-def interleaved(first: Any, second: Any) -> list[Any]:
-    """The order of an interleaved comparison's parts: A B, B A, A B, ... (ROUNDS pairs)."""
+def interleaved(first: Any, second: Any, rounds: int) -> list[Any]:
+    """The order of an interleaved comparison's parts (``Scale.rounds`` per side): A B, B A,
+    A B, ... (A B B A for two rounds). The host's slow phases, seconds to minutes long, and the
+    tables' slow growth then fall on both sides alike. Parts last half the measurement's
+    duration: 5 s (small) and 8 s (full), whole seconds as wrk takes them."""
     order: list[Any] = []
-    for n in range(ROUNDS):
+    for n in range(rounds):
         order += [first, second] if n % 2 == 0 else [second, first]
     return order
 
@@ -154,7 +150,7 @@ def _percent(ratio: float | None, minus: float = 0.0) -> str:
 def part_seconds(duration: float) -> float:
     """One part of an interleaved comparison: whole seconds (wrk's unit) from one second up;
     smoke runs, shorter than that, keep their fraction."""
-    part = duration / ROUNDS
+    part = duration / 2
     return float(max(1, round(part))) if part >= 1 else part
 
 
@@ -166,8 +162,7 @@ class Context:
     server: ApiServer
     http: Callable[[HttpLoad], Awaitable[LoadResult]]
     http_part: Callable[[HttpLoad], Awaitable[LoadResult]]
-    """The same load generator for a part (1 / ROUNDS) of the duration: interleaved
-    comparisons."""
+    """The same load generator for a part (half) of the duration: interleaved comparisons."""
     report: Report
     log: Callable[[str], None]
     work_dir: Path
@@ -201,7 +196,7 @@ class Context:
         part = part_seconds(self.scale.duration)
         runs: dict[bool, list[LoadResult]] = {True: [], False: []}
         cpu: dict[bool, CpuUse] = {}
-        for api in interleaved(True, False):
+        for api in interleaved(True, False, self.scale.rounds):
             await self.settle()
             if api:
                 before = self.cpu()
@@ -440,7 +435,7 @@ async def claims_list(ctx: Context) -> None:
     # load during the run weighs on both alike.
     runs: dict[str, list[LoadResult]] = {"first": [], "deep": []}
     cpu: dict[str, CpuUse] = {}
-    for key, path in interleaved(("first", base_path), ("deep", deep_path)):
+    for key, path in interleaved(("first", base_path), ("deep", deep_path), ctx.scale.rounds):
         before = ctx.cpu()
         runs[key].append(await ctx.http_part(HttpLoad("get", [path], ctx.dataset.tokens)))
         used = CpuUse.between(before, ctx.cpu())
@@ -954,7 +949,7 @@ async def _with_and_without(
     runs: dict[bool, list[LoadResult]] = {True: [], False: []}
     cpu: dict[bool, CpuUse] = {}
     try:
-        for enabled in interleaved(False, True):
+        for enabled in interleaved(False, True, ctx.scale.rounds):
             await ctx.settle()
             await _set_audit_trigger(ctx, tables, enabled)
             result, used = await ctx.measured_baseline(operation, duration=part)

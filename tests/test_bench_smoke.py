@@ -109,7 +109,7 @@ def test_smoke_run_reports_each_round_of_its_interleaved_comparisons(smoke_run: 
         "6. audit trigger overhead",
     }
     per_round = re.findall(r"(-?\d+)%", rounds["1. create a claim"])
-    assert len(per_round) == 2  # ROUNDS
+    assert len(per_round) == 2  # the smoke scale's rounds
     assert all(int(r) > 0 for r in per_round)
     overhead = [n for n in smoke_run["notes"] if n.startswith("6. audit trigger overhead:")]
     assert any(
