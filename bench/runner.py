@@ -44,6 +44,13 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -69,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="seconds per measurement")
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=_at_least_one,
         help="parts per side of the interleaved comparisons (of half the duration each)",
     )
     parser.add_argument("--concurrency", type=int, help="connections, for the API and asyncpg")
