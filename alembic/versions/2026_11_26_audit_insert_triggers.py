@@ -1,4 +1,4 @@
-"""Inserts are recorded by a trigger function of their own table: one statement, no PL/pgSQL.
+"""Inserts are recorded by a trigger function of their own table: one statement, nothing around it.
 
 ``factmark_audit_row()`` serves every table and every operation, so before its INSERT it runs a
 handful of PL/pgSQL expressions: the actor check, the operation test, the row as jsonb and the
